@@ -1,0 +1,243 @@
+/*-------------------------------------------------------------------------
+ *
+ * lag.c
+ *	  The figures that answer "what would a failover lose, and how long
+ *	  would it take", and their judgment against the RPO objectives.
+ *
+ * Two figures, never confused:
+ *	rpo_lag     how long ago the primary first wrote WAL that this copy does
+ *	            not hold durably (received and flushed); on a standby that
+ *	            also covers the time since it last heard from the primary,
+ *	            because whatever the primary wrote since is not here either.
+ *	replay_lag  how long ago the primary first wrote WAL that this copy has
+ *	            not replayed yet: what a promotion must catch up on, and
+ *	            what readers of the standby do not see.
+ *
+ * Both come from the ring of time-stamped WAL positions (shared_state.c):
+ * "the first sample in which the primary was past LSN X" dates X.  Samples
+ * are taken every tensafe_dr.sample_interval, so a figure is exact to one
+ * interval; where the answer lies after the newest sample, the age of the
+ * newest sample is used (an upper bound), so that a figure never reads 0
+ * while something is missing.
+ *
+ * Judgment (rpo_state): the larger of the two figures against rpo_target
+ * (warning) and rpo_max (breach).  Replay lag counts because WAL that is
+ * received but not replayed is not yet a usable copy: promotion must wait
+ * for it, and a standby whose replay was paused and forgotten is the classic
+ * way a DR copy silently goes stale.  state_reason says which figure drove
+ * the state.  A standby that is not streaming, or has not heard from its
+ * primary for longer than heartbeats allow, is never 'ok': 'unknown' until
+ * the time since contact reaches the objectives, then warning and breach.
+ *
+ * No locks are held by callers; the ring functions lock for themselves.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "replication/walreceiver.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "lag.h"
+#include "shared_state.h"
+
+#define USECS(s) ((TimeOffset) (s) * USECS_PER_SEC)
+
+/*
+ * age_of_missing
+ *		How long ago the primary first got past 'have', given that it is now
+ *		at 'primary_pos'.  0 when nothing is missing; DR_LAG_UNKNOWN when no
+ *		sample exists yet to date it.
+ */
+static TimeOffset
+age_of_missing(XLogRecPtr have, XLogRecPtr primary_pos, TimestampTz now)
+{
+	bool		found;
+	TimestampTz oldest_at;
+	TimestampTz first_past;
+	DrSample	latest;
+
+	if (have >= primary_pos)
+		return 0;
+
+	first_past = dr_ring_first_past(have, &found, &oldest_at);
+	if (found)
+		return Max(now - first_past, 0);
+	if (dr_ring_latest(&latest))
+		return Max(now - latest.at, 0);
+	return DR_LAG_UNKNOWN;
+}
+
+static DrRpoState
+judge(TimeOffset lag)
+{
+	int			target_s = Min(dr_rpo_target_s, dr_rpo_max_s);
+
+	if (lag == DR_LAG_UNKNOWN)
+		return DR_RPO_UNKNOWN;
+	if (lag >= USECS(dr_rpo_max_s))
+		return DR_RPO_BREACH;
+	if (lag >= USECS(target_s))
+		return DR_RPO_WARNING;
+	return DR_RPO_OK;
+}
+
+static void
+format_lag(char *buf, size_t len, TimeOffset lag)
+{
+	snprintf(buf, len, "%.1f s", (double) lag / USECS_PER_SEC);
+}
+
+/* Fill out->state and out->reason from the two figures of a live copy. */
+static void
+judge_figures(DrLagFigures *out)
+{
+	bool		replay_worse = out->replay_lag != DR_LAG_UNKNOWN &&
+		(out->rpo_lag == DR_LAG_UNKNOWN || out->replay_lag > out->rpo_lag);
+	TimeOffset	worst = replay_worse ? out->replay_lag : out->rpo_lag;
+	char		lagbuf[32];
+
+	out->state = judge(worst);
+	format_lag(lagbuf, sizeof(lagbuf), worst);
+	if (out->state == DR_RPO_UNKNOWN)
+		snprintf(out->reason, sizeof(out->reason), "no sample yet to date the WAL positions");
+	else if (out->state == DR_RPO_OK)
+		snprintf(out->reason, sizeof(out->reason), "within rpo_target");
+	else
+		snprintf(out->reason, sizeof(out->reason), "%s %s at or above %s",
+				 replay_worse ? "replay_lag" : "rpo_lag", lagbuf,
+				 out->state == DR_RPO_BREACH ? "rpo_max" : "rpo_target");
+}
+
+/*
+ * dr_replica_figures
+ *		Figures for one standby as seen from its upstream, from the flush and
+ *		replay positions the standby reported.
+ */
+void
+dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
+				   XLogRecPtr replay_lsn, TimestampTz now, DrLagFigures *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rpo_lag = age_of_missing(flush_lsn, primary_pos, now);
+	out->replay_lag = age_of_missing(replay_lsn, primary_pos, now);
+	out->lag_bytes = primary_pos > replay_lsn ? (int64) (primary_pos - replay_lsn) : 0;
+	judge_figures(out);
+}
+
+/*
+ * dr_primary_node_figures
+ *		A primary's own figures: the worst over its physical standbys.  With
+ *		no standby there is no DR copy, and the state is 'unknown'.
+ */
+void
+dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
+{
+	int			i;
+
+	memset(out, 0, sizeof(*out));
+	out->rpo_lag = DR_LAG_UNKNOWN;
+	out->replay_lag = DR_LAG_UNKNOWN;
+	out->lag_bytes = -1;
+	out->state = DR_RPO_UNKNOWN;
+	if (st->n_standbys == 0)
+	{
+		snprintf(out->reason, sizeof(out->reason), "no standby attached: there is no DR copy");
+		return;
+	}
+
+	for (i = 0; i < st->n_standbys; i++)
+	{
+		DrLagFigures one;
+
+		dr_replica_figures(st->flush_lsn, st->standbys[i].flush_lsn,
+						   st->standbys[i].replay_lsn, st->now, &one);
+		if (i == 0 || one.state > out->state ||
+			(one.state == out->state && Max(one.rpo_lag, one.replay_lag) >
+			 Max(out->rpo_lag, out->replay_lag)))
+			strlcpy(out->reason, one.reason, sizeof(out->reason));
+		out->state = (i == 0) ? one.state : Max(out->state, one.state);
+		out->rpo_lag = Max(out->rpo_lag, one.rpo_lag);
+		out->replay_lag = Max(out->replay_lag, one.replay_lag);
+		out->lag_bytes = Max(out->lag_bytes, one.lag_bytes);
+	}
+	if (st->n_standbys > 1 && out->state != DR_RPO_OK)
+	{
+		char		worst[160];
+
+		strlcpy(worst, out->reason, sizeof(worst));
+		snprintf(out->reason, sizeof(out->reason), "worst of %d standbys: %s",
+				 st->n_standbys, worst);
+	}
+}
+
+/*
+ * dr_standby_node_figures
+ *		A standby's own figures.  stored_contact is the last contact the
+ *		worker confirmed (0 if none); *contact receives the contact time used
+ *		(0 if never).
+ */
+void
+dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
+						TimestampTz *contact, DrLagFigures *out)
+{
+	XLogRecPtr	primary_pos = dr_primary_position(st);
+	TimeOffset	contact_age = DR_LAG_UNKNOWN;
+	TimeOffset	unreceived;
+	bool		stale;
+	char		agebuf[32];
+
+	memset(out, 0, sizeof(*out));
+	*contact = stored_contact;
+	if (st->receiver_connected)
+		*contact = Max(*contact, st->receiver_last_msg);
+	if (*contact != 0)
+		contact_age = Max(st->now - *contact, 0);
+
+	unreceived = age_of_missing(st->receive_lsn, primary_pos, st->now);
+	out->rpo_lag = (contact_age == DR_LAG_UNKNOWN || unreceived == DR_LAG_UNKNOWN)
+		? contact_age : Max(contact_age, unreceived);
+	out->replay_lag = age_of_missing(st->replay_lsn, primary_pos, st->now);
+	out->lag_bytes = primary_pos > st->replay_lsn ? (int64) (primary_pos - st->replay_lsn) : 0;
+
+	stale = contact_age == DR_LAG_UNKNOWN ||
+		contact_age > (TimeOffset) dr_contact_stale_ms() * 1000;
+	if (st->receiver_connected && !stale)
+	{
+		judge_figures(out);
+		return;
+	}
+
+	/* Cut off from the primary: never 'ok', whatever the positions say. */
+	out->state = judge(out->rpo_lag);
+	if (out->state == DR_RPO_OK)
+		out->state = DR_RPO_UNKNOWN;
+	if (contact_age == DR_LAG_UNKNOWN)
+		snprintf(out->reason, sizeof(out->reason),
+				 "no contact with the primary since this node started");
+	else
+	{
+		format_lag(agebuf, sizeof(agebuf), contact_age);
+		snprintf(out->reason, sizeof(out->reason), "%s; last contact with the primary %s ago",
+				 st->receiver_connected ? "no message from the primary" :
+				 "WAL receiver not streaming", agebuf);
+	}
+}
+
+const char *
+dr_rpo_state_name(DrRpoState state)
+{
+	switch (state)
+	{
+		case DR_RPO_OK:
+			return "ok";
+		case DR_RPO_UNKNOWN:
+			return "unknown";
+		case DR_RPO_WARNING:
+			return "warning";
+		case DR_RPO_BREACH:
+			return "breach";
+	}
+	return "unknown";
+}

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * lag.h
+ *	  RPO exposure and replay lag, and their judgment against the
+ *	  objectives.  See lag.c for the definitions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TENSAFE_DR_LAG_H
+#define TENSAFE_DR_LAG_H
+
+#include "node_state.h"
+
+typedef enum DrRpoState
+{
+	DR_RPO_OK = 0,
+	DR_RPO_UNKNOWN,				/* ranks between ok and warning */
+	DR_RPO_WARNING,
+	DR_RPO_BREACH
+} DrRpoState;
+
+#define DR_LAG_UNKNOWN	((TimeOffset) -1)
+
+typedef struct DrLagFigures
+{
+	TimeOffset	rpo_lag;		/* microseconds, DR_LAG_UNKNOWN if unknown */
+	TimeOffset	replay_lag;		/* microseconds, DR_LAG_UNKNOWN if unknown */
+	int64		lag_bytes;		/* -1 if unknown */
+	DrRpoState	state;
+	char		reason[160];
+} DrLagFigures;
+
+extern void dr_standby_node_figures(const DrNodeState *st,
+									TimestampTz stored_contact,
+									TimestampTz *contact,
+									DrLagFigures *out);
+extern void dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
+							   XLogRecPtr replay_lsn, TimestampTz now,
+							   DrLagFigures *out);
+extern void dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out);
+extern const char *dr_rpo_state_name(DrRpoState state);
+
+#endif							/* TENSAFE_DR_LAG_H */

@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * node_state.c
+ *	  Read this node's replication state from PostgreSQL's shared memory.
+ *
+ * Nothing here touches catalogs, opens a transaction or sleeps, so it is
+ * safe in the worker's loop and cheap enough for dr_status().  The server's
+ * own spinlocks are taken for the instant of a copy, as pg_stat_replication
+ * and pg_stat_wal_receiver do.  The fields of one reading are not taken
+ * atomically together; each is at most a few microseconds apart, which is
+ * far below the sample interval that every figure is judged at.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
+#include "replication/walreceiver.h"
+#include "replication/walsender.h"
+#include "replication/walsender_private.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "node_state.h"
+
+/*
+ * Logical walsenders (subscriptions, CDC) are connected to a database;
+ * physical ones, which feed standbys, are not.  Only physical ones are DR
+ * copies.
+ */
+static bool
+is_physical_walsender(pid_t pid)
+{
+	PGPROC	   *proc = BackendPidGetProc(pid);
+
+	return proc != NULL && proc->databaseId == InvalidOid;
+}
+
+static void
+read_standbys(DrNodeState *st)
+{
+	int			i;
+
+	st->standbys = palloc0(sizeof(DrStandbyPos) * Max(max_wal_senders, 1));
+	st->n_standbys = 0;
+	if (WalSndCtl == NULL)
+		return;
+
+	for (i = 0; i < max_wal_senders; i++)
+	{
+		WalSnd	   *walsnd = &WalSndCtl->walsnds[i];
+		DrStandbyPos pos;
+		WalSndState state;
+
+		SpinLockAcquire(&walsnd->mutex);
+		pos.pid = walsnd->pid;
+		state = walsnd->state;
+		pos.write_lsn = walsnd->write;
+		pos.flush_lsn = walsnd->flush;
+		pos.replay_lsn = walsnd->apply;
+		SpinLockRelease(&walsnd->mutex);
+
+		if (pos.pid == 0 ||
+			(state != WALSNDSTATE_STREAMING && state != WALSNDSTATE_CATCHUP))
+			continue;
+		if (!is_physical_walsender(pos.pid))
+			continue;
+		st->standbys[st->n_standbys++] = pos;
+	}
+}
+
+static void
+read_receiver(DrNodeState *st)
+{
+	WalRcvData *walrcv = WalRcv;
+
+	SpinLockAcquire(&walrcv->mutex);
+	st->receiver_state = (int) walrcv->walRcvState;
+	st->receiver_connected = walrcv->pid != 0 &&
+		walrcv->walRcvState == WALRCV_STREAMING &&
+		walrcv->ready_to_display;
+	st->receiver_last_msg = walrcv->lastMsgReceiptTime;
+	st->primary_end_lsn = walrcv->latestWalEnd;
+	st->receive_lsn = walrcv->flushedUpto;
+	SpinLockRelease(&walrcv->mutex);
+
+	if (walrcv->pid == 0 && st->receiver_state != WALRCV_STOPPED &&
+		st->receiver_state != WALRCV_WAITING)
+		st->receiver_state = WALRCV_STOPPED;
+}
+
+/*
+ * dr_read_node_state
+ *		Fill *st with the state of this node now.  with_standbys also reads
+ *		the walsenders (an allocation of max_wal_senders entries).
+ */
+void
+dr_read_node_state(DrNodeState *st, bool with_standbys)
+{
+	memset(st, 0, sizeof(*st));
+	st->now = GetCurrentTimestamp();
+	st->receiver_state = DR_RECEIVER_NONE;
+
+	if (RecoveryInProgress())
+	{
+		st->role = DR_ROLE_STANDBY;
+		st->replay_lsn = GetXLogReplayRecPtr(&st->timeline);
+		st->replay_paused = GetRecoveryPauseState() != RECOVERY_NOT_PAUSED;
+		read_receiver(st);
+	}
+	else
+	{
+		st->role = DR_ROLE_PRIMARY;
+		st->timeline = GetWALInsertionTimeLine();
+		st->insert_lsn = GetXLogInsertRecPtr();
+		st->flush_lsn = GetFlushRecPtr(NULL);
+	}
+
+	if (with_standbys)
+		read_standbys(st);
+}
+
+/*
+ * dr_primary_position
+ *		How far the primary's WAL has got, as far as this node knows: its own
+ *		flush position on a primary; on a standby the sender's reported end of
+ *		WAL, or what was received if that is further (a restarted receiver
+ *		has not heard the sender's end yet).
+ */
+XLogRecPtr
+dr_primary_position(const DrNodeState *st)
+{
+	if (st->role == DR_ROLE_PRIMARY)
+		return st->flush_lsn;
+	return Max(st->primary_end_lsn, st->receive_lsn);
+}
+
+/* Same names as pg_stat_wal_receiver.status */
+const char *
+dr_receiver_state_name(int state)
+{
+	switch (state)
+	{
+		case WALRCV_STOPPED:
+			return "stopped";
+		case WALRCV_STARTING:
+			return "starting";
+		case WALRCV_STREAMING:
+			return "streaming";
+		case WALRCV_WAITING:
+			return "waiting";
+		case WALRCV_RESTARTING:
+			return "restarting";
+		case WALRCV_STOPPING:
+			return "stopping";
+	}
+	return NULL;
+}

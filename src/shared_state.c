@@ -1,0 +1,206 @@
+/*-------------------------------------------------------------------------
+ *
+ * shared_state.c
+ *	  Allocation of tensafe_dr's shared memory and access to the sample ring.
+ *
+ * Locking: see shared_state.h.  Every function here takes and releases
+ * DrShared->lock itself; callers must not hold it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "shared_state.h"
+
+DrSharedState *DrShared = NULL;
+
+#define DR_LWLOCK_TRANCHE "tensafe_dr"
+
+/*
+ * dr_shmem_request
+ *		shmem_request_hook: reserve our segment and one named LWLock.
+ */
+void
+dr_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)));
+	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, 1);
+}
+
+/*
+ * dr_shmem_startup
+ *		shmem_startup_hook: attach to (and on first use initialize) the
+ *		segment.  Runs in the postmaster at start and after a crash reset,
+ *		so the ring starts empty after a crash.
+ */
+void
+dr_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	DrShared = ShmemInitStruct("tensafe_dr", sizeof(DrSharedState), &found);
+	if (!found)
+	{
+		memset(DrShared, 0, sizeof(DrSharedState));
+		DrShared->lock = &(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Ring slot of the i-th oldest sample still held (0 = oldest). */
+static inline int
+ring_slot(uint64 taken, int i)
+{
+	uint64		held = Min(taken, (uint64) DR_RING_SIZE);
+
+	return (int) ((taken - held + i) % DR_RING_SIZE);
+}
+
+static inline int
+ring_count(void)
+{
+	return (int) Min(DrShared->samples_taken, (uint64) DR_RING_SIZE);
+}
+
+/*
+ * dr_ring_push
+ *		Append a sample, overwriting the oldest once the ring is full.
+ */
+void
+dr_ring_push(const DrSample *sample)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->ring[DrShared->samples_taken % DR_RING_SIZE] = *sample;
+	DrShared->samples_taken++;
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_ring_latest
+ *		Copy the newest sample into *out; false if there is none yet.
+ */
+bool
+dr_ring_latest(DrSample *out)
+{
+	bool		have;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	have = DrShared->samples_taken > 0;
+	if (have)
+		*out = DrShared->ring[(DrShared->samples_taken - 1) % DR_RING_SIZE];
+	LWLockRelease(DrShared->lock);
+	return have;
+}
+
+/*
+ * dr_ring_first_past
+ *		Time of the oldest sample whose primary_lsn is beyond 'lsn': the first
+ *		moment this node knew the primary had WAL past that point.  Binary
+ *		search, relying on primary_lsn never going backwards.
+ *
+ *		*found is false when no sample is past 'lsn' (the primary got there
+ *		after the newest sample, or never did).  *oldest_at receives the
+ *		time of the oldest sample held (0 if none), so that a caller can tell
+ *		"older than the ring" from an exact answer.
+ */
+TimestampTz
+dr_ring_first_past(XLogRecPtr lsn, bool *found, TimestampTz *oldest_at)
+{
+	int			lo,
+				hi;
+	uint64		taken;
+	TimestampTz result = 0;
+
+	*found = false;
+	*oldest_at = 0;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	taken = DrShared->samples_taken;
+	lo = 0;
+	hi = ring_count();
+	if (hi > 0)
+		*oldest_at = DrShared->ring[ring_slot(taken, 0)].at;
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (DrShared->ring[ring_slot(taken, mid)].primary_lsn > lsn)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo < ring_count())
+	{
+		*found = true;
+		result = DrShared->ring[ring_slot(taken, lo)].at;
+	}
+	LWLockRelease(DrShared->lock);
+	return result;
+}
+
+/*
+ * dr_ring_copy
+ *		Copy up to 'max' of the newest samples into out[], oldest first.
+ *		Returns how many were copied.  The caller allocates out[].
+ */
+int
+dr_ring_copy(DrSample *out, int max)
+{
+	int			n,
+				skip,
+				i;
+	uint64		taken;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	taken = DrShared->samples_taken;
+	n = Min(ring_count(), max);
+	skip = ring_count() - n;
+	for (i = 0; i < n; i++)
+		out[i] = DrShared->ring[ring_slot(taken, skip + i)];
+	LWLockRelease(DrShared->lock);
+	return n;
+}
+
+/*
+ * dr_worker_set_pid
+ *		Advertise (pid != 0) or withdraw (pid == 0) the running worker.
+ */
+void
+dr_worker_set_pid(pid_t pid, TimestampTz started_at)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->worker_pid = pid;
+	DrShared->worker_started_at = started_at;
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_note_heartbeat
+ *		Record the last heartbeat this (primary) node wrote.
+ */
+void
+dr_note_heartbeat(TimestampTz at, XLogRecPtr lsn)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->last_heartbeat_at = at;
+	DrShared->last_heartbeat_lsn = lsn;
+	LWLockRelease(DrShared->lock);
+}
+
+void
+dr_worker_info(DrWorkerInfo *out)
+{
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	out->worker_pid = DrShared->worker_pid;
+	out->worker_started_at = DrShared->worker_started_at;
+	out->samples_taken = DrShared->samples_taken;
+	out->last_heartbeat_at = DrShared->last_heartbeat_at;
+	out->last_heartbeat_lsn = DrShared->last_heartbeat_lsn;
+	LWLockRelease(DrShared->lock);
+}

@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * shared_state.h
+ *	  tensafe_dr's shared memory: the worker's bookkeeping and the ring of
+ *	  time-stamped WAL-position samples that every lag figure is read from.
+ *
+ * Locking: everything in DrSharedState is protected by DrShared->lock.  The
+ * worker is the only writer (LW_EXCLUSIVE, held for a memcpy); backends take
+ * LW_SHARED.  Nobody does I/O, calls out, or raises an error while holding it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TENSAFE_DR_SHARED_STATE_H
+#define TENSAFE_DR_SHARED_STATE_H
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+#include "storage/lwlock.h"
+
+/* 8192 samples: 2 h 16 min at the default 1 s interval, 13 min at 100 ms */
+#define DR_RING_SIZE 8192
+
+typedef enum DrRole
+{
+	DR_ROLE_PRIMARY = 0,
+	DR_ROLE_STANDBY = 1
+} DrRole;
+
+/* WAL receiver state as seen by a sample; DR_RECEIVER_NONE on a primary */
+#define DR_RECEIVER_NONE	(-1)
+
+/*
+ * One sample.  primary_lsn is "how far the primary's WAL had got, as far as
+ * this node knew at 'at'": on a primary its own flush position, on a standby
+ * the sender's end of WAL last reported to the WAL receiver.  It never goes
+ * backwards on one system, across a promotion included, which is what lets
+ * the lag code binary-search the ring for "when did the primary pass X".
+ */
+typedef struct DrSample
+{
+	TimestampTz at;				/* local clock when taken */
+	XLogRecPtr	primary_lsn;
+	XLogRecPtr	insert_lsn;		/* primary: WAL insert position */
+	XLogRecPtr	receive_lsn;	/* standby: flushed by the WAL receiver */
+	XLogRecPtr	replay_lsn;		/* standby: replayed by the startup process */
+	TimestampTz last_contact;	/* standby: last confirmed message from the
+								 * primary (carried forward while cut off,
+								 * since the WAL receiver resets its own
+								 * timestamps on every reconnection attempt) */
+	XLogRecPtr	standby_min_flush;	/* primary: worst attached standby */
+	XLogRecPtr	standby_min_replay;
+	TimeLineID	timeline;
+	int16		n_standbys;		/* primary: standbys attached */
+	int8		role;			/* DrRole */
+	int8		receiver_state; /* WalRcvState or DR_RECEIVER_NONE */
+} DrSample;
+
+typedef struct DrSharedState
+{
+	LWLock	   *lock;
+	pid_t		worker_pid;		/* 0 while no worker runs */
+	TimestampTz worker_started_at;
+	uint64		samples_taken;	/* next slot is samples_taken % DR_RING_SIZE */
+
+	/* Primary: the last heartbeat written */
+	TimestampTz last_heartbeat_at;
+	XLogRecPtr	last_heartbeat_lsn;
+
+	DrSample	ring[DR_RING_SIZE];
+} DrSharedState;
+
+extern DrSharedState *DrShared;
+
+extern void dr_shmem_request(void);
+extern void dr_shmem_startup(void);
+extern void dr_ring_push(const DrSample *sample);
+extern bool dr_ring_latest(DrSample *out);
+extern TimestampTz dr_ring_first_past(XLogRecPtr lsn, bool *found,
+									  TimestampTz *oldest_at);
+extern int	dr_ring_copy(DrSample *out, int max);
+extern void dr_worker_set_pid(pid_t pid, TimestampTz started_at);
+extern void dr_note_heartbeat(TimestampTz at, XLogRecPtr lsn);
+
+/* A consistent copy of the scalar fields, for dr_status() */
+typedef struct DrWorkerInfo
+{
+	pid_t		worker_pid;
+	TimestampTz worker_started_at;
+	uint64		samples_taken;
+	TimestampTz last_heartbeat_at;
+	XLogRecPtr	last_heartbeat_lsn;
+} DrWorkerInfo;
+
+extern void dr_worker_info(DrWorkerInfo *out);
+
+#endif							/* TENSAFE_DR_SHARED_STATE_H */

@@ -1,0 +1,239 @@
+/*-------------------------------------------------------------------------
+ *
+ * status_api.c
+ *	  SQL functions over shared memory: dr_status(), dr_standby_lag() (behind
+ *	  the dr_replicas view) and dr_samples().
+ *
+ * These are the hot path that dashboards poll: they read PostgreSQL's and
+ * our shared memory only (no catalog scans, no SPI), each lock held for a
+ * copy.  The figures and their meaning are defined in lag.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "replication/walreceiver.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "lag.h"
+#include "node_state.h"
+#include "shared_state.h"
+
+PG_FUNCTION_INFO_V1(dr_status);
+PG_FUNCTION_INFO_V1(dr_standby_lag);
+PG_FUNCTION_INFO_V1(dr_samples);
+
+#define DR_STATUS_COLS 20
+#define DR_STANDBY_LAG_COLS 4
+#define DR_SAMPLES_COLS 12
+
+static Datum
+interval_from_usecs(TimeOffset usecs)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = usecs;
+	return IntervalPGetDatum(iv);
+}
+
+/* Set a lag column, NULL when unknown. */
+static void
+put_lag(Datum *values, bool *nulls, int col, TimeOffset lag)
+{
+	if (lag == DR_LAG_UNKNOWN)
+		nulls[col] = true;
+	else
+		values[col] = interval_from_usecs(lag);
+}
+
+static void
+put_text(Datum *values, bool *nulls, int col, const char *s)
+{
+	if (s == NULL || s[0] == '\0')
+		nulls[col] = true;
+	else
+		values[col] = CStringGetTextDatum(s);
+}
+
+static void
+put_timestamp(Datum *values, bool *nulls, int col, TimestampTz ts)
+{
+	if (ts == 0)
+		nulls[col] = true;
+	else
+		values[col] = TimestampTzGetDatum(ts);
+}
+
+static TupleDesc
+result_tupdesc(FunctionCallInfo fcinfo, int expected_cols)
+{
+	TupleDesc	tupdesc;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != expected_cols)
+		elog(ERROR, "tensafe_dr library and SQL definitions do not match (%d columns, expected %d)",
+			 tupdesc->natts, expected_cols);
+	return BlessTupleDesc(tupdesc);
+}
+
+/*
+ * Receiver status as shown: "connecting" while the receiver runs but has
+ * not got through connection setup; the server says "streaming" then.
+ */
+static const char *
+receiver_status(const DrNodeState *st)
+{
+	if (st->receiver_state == WALRCV_STREAMING && !st->receiver_connected)
+		return "connecting";
+	return dr_receiver_state_name(st->receiver_state);
+}
+
+/*
+ * dr_status() - one row answering "can I fail over now, what would I lose".
+ */
+Datum
+dr_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STATUS_COLS);
+	Datum		values[DR_STATUS_COLS];
+	bool		nulls[DR_STATUS_COLS];
+	DrNodeState st;
+	DrLagFigures fig;
+	DrWorkerInfo worker;
+	DrSample	latest;
+	bool		have_sample;
+	TimestampTz contact = 0;
+
+	memset(nulls, 0, sizeof(nulls));
+	dr_read_node_state(&st, true);
+	dr_worker_info(&worker);
+	have_sample = dr_ring_latest(&latest);
+
+	if (st.role == DR_ROLE_STANDBY)
+		dr_standby_node_figures(&st, have_sample ? latest.last_contact : 0,
+								&contact, &fig);
+	else
+		dr_primary_node_figures(&st, &fig);
+
+	put_text(values, nulls, 0, dr_effective_node_name());
+	put_text(values, nulls, 1, dr_region);
+	values[2] = CStringGetTextDatum(st.role == DR_ROLE_PRIMARY ? "primary" : "standby");
+	values[3] = Int32GetDatum((int32) st.timeline);
+	values[4] = BoolGetDatum(st.role == DR_ROLE_STANDBY);
+	put_text(values, nulls, 5, st.role == DR_ROLE_STANDBY ? receiver_status(&st) : NULL);
+	put_timestamp(values, nulls, 6, contact);
+	put_lag(values, nulls, 7, fig.replay_lag);
+	put_lag(values, nulls, 8, fig.rpo_lag);
+	if (fig.lag_bytes < 0)
+		nulls[9] = true;
+	else
+		values[9] = Int64GetDatum(fig.lag_bytes);
+	values[10] = interval_from_usecs((TimeOffset) Min(dr_rpo_target_s, dr_rpo_max_s) * USECS_PER_SEC);
+	values[11] = interval_from_usecs((TimeOffset) dr_rpo_max_s * USECS_PER_SEC);
+	values[12] = CStringGetTextDatum(dr_rpo_state_name(fig.state));
+	put_text(values, nulls, 13, fig.reason);
+	values[14] = Int32GetDatum(st.n_standbys);
+	if (st.role == DR_ROLE_STANDBY)
+		values[15] = BoolGetDatum(st.replay_paused);
+	else
+		nulls[15] = true;
+	put_timestamp(values, nulls, 16, have_sample ? latest.at : 0);
+	if (worker.worker_pid != 0)
+		values[17] = Int32GetDatum(worker.worker_pid);
+	else
+		nulls[17] = true;
+	/* open_incident, last_event: filled from the event log once it exists */
+	nulls[18] = true;
+	nulls[19] = true;
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * dr_standby_lag(flush_lsn, replay_lsn) - figures for a standby attached to
+ * this node, from the positions it reported (pg_stat_replication).
+ */
+Datum
+dr_standby_lag(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS);
+	XLogRecPtr	flush_lsn = PG_GETARG_LSN(0);
+	XLogRecPtr	replay_lsn = PG_GETARG_LSN(1);
+	Datum		values[DR_STANDBY_LAG_COLS];
+	bool		nulls[DR_STANDBY_LAG_COLS];
+	DrNodeState st;
+	DrLagFigures fig;
+
+	memset(nulls, 0, sizeof(nulls));
+	dr_read_node_state(&st, false);
+	dr_replica_figures(dr_primary_position(&st), flush_lsn, replay_lsn, st.now, &fig);
+
+	put_lag(values, nulls, 0, fig.rpo_lag);
+	put_lag(values, nulls, 1, fig.replay_lag);
+	values[2] = Int64GetDatum(fig.lag_bytes);
+	values[3] = CStringGetTextDatum(dr_rpo_state_name(fig.state));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static void
+put_lsn(Datum *values, bool *nulls, int col, XLogRecPtr lsn)
+{
+	if (XLogRecPtrIsInvalid(lsn))
+		nulls[col] = true;
+	else
+		values[col] = LSNGetDatum(lsn);
+}
+
+/*
+ * dr_samples(max_samples) - the newest samples of the ring, oldest first.
+ */
+Datum
+dr_samples(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int32		max_samples = PG_GETARG_INT32(0);
+	DrSample   *samples;
+	int			n,
+				i;
+
+	if (max_samples < 1 || max_samples > DR_RING_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_samples must be between 1 and %d", DR_RING_SIZE),
+				 errdetail("The value given was %d.", max_samples)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	samples = palloc(sizeof(DrSample) * max_samples);
+	n = dr_ring_copy(samples, max_samples);
+
+	for (i = 0; i < n; i++)
+	{
+		const DrSample *s = &samples[i];
+		Datum		values[DR_SAMPLES_COLS];
+		bool		nulls[DR_SAMPLES_COLS];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = TimestampTzGetDatum(s->at);
+		values[1] = CStringGetTextDatum(s->role == DR_ROLE_PRIMARY ? "primary" : "standby");
+		values[2] = Int32GetDatum((int32) s->timeline);
+		put_lsn(values, nulls, 3, s->primary_lsn);
+		put_lsn(values, nulls, 4, s->insert_lsn);
+		put_lsn(values, nulls, 5, s->receive_lsn);
+		put_lsn(values, nulls, 6, s->replay_lsn);
+		put_text(values, nulls, 7, dr_receiver_state_name(s->receiver_state));
+		put_timestamp(values, nulls, 8, s->last_contact);
+		values[9] = Int32GetDatum(s->n_standbys);
+		put_lsn(values, nulls, 10, s->standby_min_flush);
+		put_lsn(values, nulls, 11, s->standby_min_replay);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# test/run-tests.sh — the README's test command.  As root on Debian 12:
+#   installs what is missing, builds as postgres, installs, runs pg_regress
+#   (sql/, expected/) and the TAP tests (test/t/), exits non-zero on failure.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+dr_require_root
+dr_install_packages "${DR_BASE_PACKAGES[@]}"
+dr_build_and_install
+
+dr_log "pg_regress and TAP tests"
+status=0
+dr_as_postgres make -C "$DR_BUILD_DIR" installcheck PG_CONFIG="$DR_PG_BIN/pg_config" \
+    PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" || status=$?
+
+if [ $status -ne 0 ]; then
+    for f in "$DR_BUILD_DIR"/regression.diffs; do
+        [ -f "$f" ] && { echo "---- $f"; head -200 "$f"; }
+    done
+    for f in "$DR_BUILD_DIR"/tmp_check/log/regress_log_*; do
+        [ -f "$f" ] && { echo "---- tail of $f"; tail -60 "$f"; }
+    done
+    echo "TESTS FAILED" >&2
+fi
+exit $status
