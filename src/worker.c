@@ -15,9 +15,10 @@
  * The loop has the shape of worker_spi: SIGHUP re-reads the configuration,
  * SIGTERM ends the worker (the postmaster starts it again after
  * DR_RESTART_SECONDS, as after a crash), postmaster death ends it at once.
- * Catalog access (is the extension there?) is one short transaction at most
- * every DR_EXTENSION_RECHECK_MS and after each SIGHUP; until CREATE EXTENSION
- * has run the worker only samples.  Memory used by a pass lives in a context
+ * Catalog access (is the extension there?) is one short transaction, without
+ * an xid, every second while the extension is missing and every ten seconds
+ * once it is there (to notice DROP EXTENSION), and after each SIGHUP; until
+ * CREATE EXTENSION has run the worker only samples.  Memory used by a pass lives in a context
  * reset at the end of the pass.
  *
  *-------------------------------------------------------------------------
@@ -46,7 +47,9 @@
 #include "worker.h"
 
 #define DR_RESTART_SECONDS			1
-#define DR_EXTENSION_RECHECK_MS		10000
+/* how often to look again for the extension: soon while absent, rarely once there */
+#define DR_EXTENSION_ABSENT_RECHECK_MS	1000
+#define DR_EXTENSION_PRESENT_RECHECK_MS	10000
 
 /*
  * dr_register_worker
@@ -154,7 +157,9 @@ dr_worker_main(Datum main_arg)
 			if (now >= next_extension_check)
 			{
 				have_extension = extension_exists();
-				next_extension_check = TimestampTzPlusMilliseconds(now, DR_EXTENSION_RECHECK_MS);
+				next_extension_check = TimestampTzPlusMilliseconds(now,
+																   have_extension ? DR_EXTENSION_PRESENT_RECHECK_MS
+																   : DR_EXTENSION_ABSENT_RECHECK_MS);
 			}
 			if (have_extension && now >= next_heartbeat)
 			{

@@ -1,0 +1,114 @@
+# DrTest — helpers shared by tensafe_dr's TAP tests.
+#
+# Nodes are PostgreSQL::Test::Cluster instances with the library preloaded
+# and the worker pointed at database "postgres".  Waiting is always polling
+# a condition with a deadline (wait_until); nothing sleeps and hopes.
+package DrTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+our @EXPORT = qw(new_primary new_standby wait_until status_of postmaster_pid
+  worker_pid);
+
+# Settings every test node gets; $extra is appended after them.
+my $base_conf = <<'CONF';
+shared_preload_libraries = 'tensafe_dr'
+tensafe_dr.database = 'postgres'
+tensafe_dr.sample_interval = '1s'
+tensafe_dr.heartbeat_interval = '1s'
+autovacuum = off
+wal_receiver_status_interval = '1s'
+log_min_messages = info
+CONF
+
+# new_primary(name, extra_conf) -> started primary with the extension created
+sub new_primary
+{
+	my ($name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 1);
+	$node->append_conf('postgresql.conf', $base_conf . ($extra // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION tensafe_dr');
+	return $node;
+}
+
+# new_standby(primary, name, extra_conf) -> started streaming standby,
+# caught up with the primary
+sub new_standby
+{
+	my ($primary, $name, $extra) = @_;
+	my $backup = "${name}_backup";
+	$primary->backup($backup);
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init_from_backup($primary, $backup, has_streaming => 1);
+	$node->append_conf('postgresql.conf', $extra) if defined $extra;
+	$node->start;
+	$primary->wait_for_catchup($node, 'replay', $primary->lsn('flush'));
+	return $node;
+}
+
+# wait_until(node, sql, expected, timeout_s[, on_each]) -> seconds waited, or
+# undef on timeout.  Polls every 100 ms; on_each gets each result.
+sub wait_until
+{
+	my ($node, $sql, $expected, $timeout, $on_each) = @_;
+	my $start = time;
+	while (1)
+	{
+		my ($ret, $out, $err) = $node->psql('postgres', $sql);
+		$on_each->($out) if $on_each && $ret == 0;
+		return time - $start if $ret == 0 && $out eq $expected;
+		if (time - $start > $timeout)
+		{
+			diag("wait_until timed out after ${timeout}s: $sql\n  last: '$out' $err");
+			return undef;
+		}
+		usleep(100_000);
+	}
+}
+
+# status_of(node) -> hashref of dr_status() with lags in seconds
+sub status_of
+{
+	my ($node) = @_;
+	my @cols = qw(role rpo_state rpo_lag_s replay_lag_s receiver_status
+	  last_primary_contact standbys replay_paused worker_pid timeline state_reason);
+	my $out = $node->safe_psql('postgres', q{
+		SELECT role, rpo_state,
+		       coalesce(extract(epoch FROM rpo_lag)::text, ''),
+		       coalesce(extract(epoch FROM replay_lag)::text, ''),
+		       coalesce(receiver_status, ''), coalesce(last_primary_contact::text, ''),
+		       standbys, coalesce(replay_paused::text, ''), coalesce(worker_pid::text, ''),
+		       timeline, coalesce(state_reason, '')
+		  FROM dr_status()}, extra_params => [ '-F', "\t" ]);
+	my %s;
+	@s{@cols} = split /\t/, $out, -1;
+	return \%s;
+}
+
+sub postmaster_pid
+{
+	my ($node) = @_;
+	open my $fh, '<', $node->data_dir . '/postmaster.pid' or die "no postmaster.pid: $!";
+	my $pid = <$fh>;
+	close $fh;
+	chomp $pid;
+	return $pid;
+}
+
+sub worker_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT coalesce(worker_pid, 0) FROM dr_status()");
+}
+
+1;
