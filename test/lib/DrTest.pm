@@ -26,6 +26,8 @@ tensafe_dr.heartbeat_interval = '1s'
 autovacuum = off
 wal_receiver_status_interval = '1s'
 log_min_messages = info
+# PostgreSQL's default; the TAP framework turns it off
+restart_after_crash = on
 CONF
 
 # new_primary(name, extra_conf) -> started primary with the extension created
