@@ -14,6 +14,9 @@
 #   bench_proc_ns PID          on-CPU time of PID in ns (/proc/PID/schedstat)
 #   bench_median N...          median of numbers
 #
+# BENCH_EXTRA_CONF (env): lines appended to every node's postgresql.conf,
+# e.g. BENCH_EXTRA_CONF="synchronous_commit = off".
+#
 # Every server is started by pg_ctl as postgres, listening on 127.0.0.1 on a
 # free port and on a unix socket in the temp dir.  The EXIT trap stops every
 # server started here (pg_ctl -m immediate stop, then SIGKILL of the
@@ -118,6 +121,7 @@ hot_standby = on
 logging_collector = off
 log_min_messages = warning
 include_if_exists = 'arm.conf'
+${BENCH_EXTRA_CONF:-}
 EOF
 }
 
@@ -216,8 +220,10 @@ bench_pgbench() {
 
 # utime + stime of PID, in clock ticks (fields 14 and 15 of /proc/PID/stat;
 # the command name in field 2 may contain spaces, so cut after its ')').
+# bench_proc_ticks PID sys: stime alone.
 bench_proc_ticks() {
-    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+    sed 's/^.*) //' "/proc/$1/stat" |
+        awk -v what="${2:-all}" '{ print (what == "sys") ? $13 : $12 + $13 }'
 }
 
 # Time PID has spent on a CPU, in ns (first field of /proc/PID/schedstat):
@@ -246,6 +252,57 @@ bench_sum_ticks() {
 }
 
 bench_now() { date +%s.%N; }
+
+# One line on what else this machine is doing: the figures are only as good
+# as the machine is quiet.
+bench_machine_note() {
+    local ours=" " n others=0 pid ppid comm pcomm
+    for n in "${BENCH_NODES[@]}"; do
+        [ -f "$BENCH_TMP/$n/postmaster.pid" ] && ours+="$(head -n1 "$BENCH_TMP/$n/postmaster.pid") "
+    done
+    # a postmaster: a process named postgres whose parent is not one
+    while read -r pid ppid comm; do
+        [ "$comm" = postgres ] || continue
+        pcomm=$(cat "/proc/$ppid/comm" 2>/dev/null || true)
+        [ "$pcomm" = postgres ] && continue
+        [[ "$ours" == *" $pid "* ]] || others=$(( others + 1 ))
+    done < <(ps -eo pid=,ppid=,comm=)
+    printf '    machine: %s CPUs, load average %s, other PostgreSQL servers running: %s\n' \
+        "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$others"
+}
+
+# Identity of the installed library: the build is installed into the
+# server's shared pkglibdir, where a concurrent build (another checkout, a
+# test run) may replace it between two restarts of a benchmark.
+bench_lib_id() {
+    local so
+    so="$("$DR_PG_BIN/pg_config" --pkglibdir)/tensafe_dr.so"
+    if [ -f "$so" ]; then
+        printf '%s (%s)' "$(md5sum "$so" | cut -c1-12)" "$(date -r "$so" '+%F %T')"
+    else
+        printf 'missing'
+    fi
+}
+
+# Source state the run was built from, for the record.
+bench_source_note() {
+    local head dirty=""
+    head=$(git -C "$DR_SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$DR_SRC_DIR" status --porcelain -- src sql 2>/dev/null || true)" ]; then
+        dirty=" + uncommitted changes in src/ or sql/"
+    fi
+    printf '    source: %s%s; library %s\n' "$head" "$dirty" "$(bench_lib_id)"
+    BENCH_LIB_ID_START=$(bench_lib_id)
+}
+
+# Warn if the installed library changed during the run.
+bench_check_lib_unchanged() {
+    if [ "$(bench_lib_id)" != "${BENCH_LIB_ID_START:-}" ]; then
+        printf '    WARNING: tensafe_dr.so was replaced during the run (%s -> %s):\n' \
+            "${BENCH_LIB_ID_START:-?}" "$(bench_lib_id)"
+        printf '             restarts after that loaded another build; rerun on a quiet machine.\n'
+    fi
+}
 
 bench_median() {
     printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }

@@ -114,9 +114,11 @@ printf '    primary port %s, standby port %s, standby library: %s\n' \
     "$([ "$STANDBY_LIBRARY" = same ] && echo "same as primary in each arm" || echo "never")"
 printf '    %s rounds per arm, %s s each (+%s s warm-up), pgbench -n -c %s -j %s\n' \
     "$ROUNDS" "$SECONDS_PER_ROUND" "$WARMUP_SECONDS" "$CLIENTS" "$JOBS"
+bench_source_note
+bench_machine_note
 
 declare -a TPS_WITHOUT=() TPS_WITH=()
-W_TICKS=0; W_NS=0; W_SECS=0; W_NS_OK=1     # primary worker, "with" rounds
+W_TICKS=0; W_SYS=0; W_NS=0; W_SECS=0; W_NS_OK=1     # primary worker, "with" rounds
 S_TICKS=0; S_NS=0                          # standby worker, "with" rounds
 
 bench_log "rounds"
@@ -139,6 +141,7 @@ for r in $(seq 1 "$ROUNDS"); do
             spid=""
             [ "$STANDBY_LIBRARY" = same ] && spid=$(bench_psql standby "$WORKER_SQL")
             t0=$(bench_now); k0=$(bench_proc_ticks "$wpid"); n0=$(bench_proc_ns "$wpid")
+            y0=$(bench_proc_ticks "$wpid" sys)
             if [ -n "$spid" ]; then sk0=$(bench_proc_ticks "$spid"); sn0=$(bench_proc_ns "$spid"); fi
         fi
 
@@ -148,7 +151,8 @@ for r in $(seq 1 "$ROUNDS"); do
             [ "$(bench_psql primary "$WORKER_SQL")" = "$wpid" ] ||
                 bench_die "the primary's worker restarted during round $r"
             t1=$(bench_now); k1=$(bench_proc_ticks "$wpid"); n1=$(bench_proc_ns "$wpid")
-            W_TICKS=$(( W_TICKS + k1 - k0 ))
+            y1=$(bench_proc_ticks "$wpid" sys)
+            W_TICKS=$(( W_TICKS + k1 - k0 )); W_SYS=$(( W_SYS + y1 - y0 ))
             W_SECS=$(bench_calc "$W_SECS + $t1 - $t0")
             if [ -n "$n0" ] && [ -n "$n1" ]; then W_NS=$(( W_NS + n1 - n0 )); else W_NS_OK=0; fi
             if [ -n "$spid" ]; then
@@ -169,33 +173,42 @@ done
 # ---------------------------------------------------------------------------
 # Idle: the last round left both servers in the "with" arm.
 bench_log "idle: $IDLE_SECONDS s with the library, no client"
-bench_psql primary "CHECKPOINT"
-bench_wait_caught_up primary
-sleep 2
+settle_idle() {
+    # leave autovacuum nothing to do, so that idle means idle
+    bench_psql primary "VACUUM ANALYZE"
+    bench_psql primary "CHECKPOINT"
+    bench_wait_caught_up primary
+    sleep 2
+}
+settle_idle
 wpid=$(bench_psql primary "$WORKER_SQL")
 spid=""
 [ "$STANDBY_LIBRARY" = same ] && spid=$(bench_psql standby "$WORKER_SQL")
 mapfile -t IDLE_PIDS < <(bench_node_pids primary; bench_node_pids standby)
 lsn0=$(bench_psql primary "SELECT pg_current_wal_lsn()")
 t0=$(bench_now); k0=$(bench_proc_ticks "$wpid"); n0=$(bench_proc_ns "$wpid")
+y0=$(bench_proc_ticks "$wpid" sys)
 c0=$(bench_sum_ticks "${IDLE_PIDS[@]}")
 [ -n "$spid" ] && { sk0=$(bench_proc_ticks "$spid"); sn0=$(bench_proc_ns "$spid"); }
 sleep "$IDLE_SECONDS"
 t1=$(bench_now); k1=$(bench_proc_ticks "$wpid"); n1=$(bench_proc_ns "$wpid")
+y1=$(bench_proc_ticks "$wpid" sys)
 c1=$(bench_sum_ticks "${IDLE_PIDS[@]}")
 [ -n "$spid" ] && { sk1=$(bench_proc_ticks "$spid"); sn1=$(bench_proc_ns "$spid"); }
 lsn1=$(bench_psql primary "SELECT pg_current_wal_lsn()")
 [ "$(bench_psql primary "$WORKER_SQL")" = "$wpid" ] || bench_die "the primary's worker restarted while idle"
 IDLE_SECS=$(bench_calc "$t1 - $t0")
 IDLE_WAL=$(bench_psql primary "SELECT pg_wal_lsn_diff('$lsn1', '$lsn0')")
+# what that WAL is made of (record types with at least one record)
+IDLE_WAL_KINDS=$(bench_as_pg "$DR_PG_BIN/pg_waldump" -p "$BENCH_TMP/primary/pg_wal" \
+    -s "$lsn0" -e "$lsn1" --stats=record 2>/dev/null |
+    awk '$1 ~ /^[^ ]+\/[^ ]+$/ && $2 > 0 { printf "%s%s x%d", sep, $1, $2; sep = ", " }' || true)
 IDLE_CLUSTER_WITH=$(( c1 - c0 ))
 
 if [ "$IDLE_BASELINE" = 1 ]; then
     bench_log "idle baseline: $IDLE_SECONDS s without the library, no client"
     restart_arm without
-    bench_psql primary "CHECKPOINT"
-    bench_wait_caught_up primary
-    sleep 2
+    settle_idle
     mapfile -t IDLE_PIDS < <(bench_node_pids primary; bench_node_pids standby)
     lsnb0=$(bench_psql primary "SELECT pg_current_wal_lsn()")
     tb0=$(bench_now); cb0=$(bench_sum_ticks "${IDLE_PIDS[@]}")
@@ -224,19 +237,28 @@ bench_log "results"
 printf '    TPS without: %s   (median %.1f, spread %s%%)\n' "${TPS_WITHOUT[*]}" "$med_without" "$(spread "${TPS_WITHOUT[@]}")"
 printf '    TPS with:    %s   (median %.1f, spread %s%%)\n' "${TPS_WITH[*]}" "$med_with" "$(spread "${TPS_WITH[@]}")"
 printf '    ratio with/without (medians): %.4f   (target >= 0.99)\n' "$ratio"
-printf '    per-round ratios (with_i / without_i):'
+# Drift-cancelling view: each "with" round against the mean of the
+# "without" rounds either side of it (the one before only, for the last).
+declare -a SANDWICH=()
 for i in "${!TPS_WITH[@]}"; do
-    printf ' %.4f' "$(bench_calc "${TPS_WITH[$i]} / ${TPS_WITHOUT[$i]}")"
+    if [ $(( i + 1 )) -lt "${#TPS_WITHOUT[@]}" ]; then
+        base=$(bench_calc "(${TPS_WITHOUT[$i]} + ${TPS_WITHOUT[$((i + 1))]}) / 2")
+    else
+        base=${TPS_WITHOUT[$i]}
+    fi
+    SANDWICH+=("$(bench_calc "${TPS_WITH[$i]} / $base")")
 done
-printf '\n'
+printf '    per-round ratios (with_i / mean of the without rounds around it):'
+printf ' %.4f' "${SANDWICH[@]}"
+printf '   median %.4f\n' "$(bench_median "${SANDWICH[@]}")"
 
 printf '\n    primary worker CPU, per hour of running (target < 2 s/h):\n'
-printf '      under load (%.0f s measured): %.3f s/h from /proc/PID/stat (%d ticks of 1/%d s)' \
-    "$W_SECS" "$(per_hour "$W_TICKS / $CLK_TCK" "$W_SECS")" "$W_TICKS" "$CLK_TCK"
+printf '      under load (%.0f s measured): %.3f s/h from /proc/PID/stat (%d ticks of 1/%d s, %d of them system)' \
+    "$W_SECS" "$(per_hour "$W_TICKS / $CLK_TCK" "$W_SECS")" "$W_TICKS" "$CLK_TCK" "$W_SYS"
 [ "$W_NS_OK" = 1 ] && printf ', %.3f s/h from schedstat' "$(per_hour "$W_NS / 1e9" "$W_SECS")"
 printf '\n'
-printf '      idle (%.0f s measured):       %.3f s/h from /proc/PID/stat (%d ticks)' \
-    "$IDLE_SECS" "$(per_hour "($k1 - $k0) / $CLK_TCK" "$IDLE_SECS")" "$(( k1 - k0 ))"
+printf '      idle (%.0f s measured):       %.3f s/h from /proc/PID/stat (%d ticks, %d of them system)' \
+    "$IDLE_SECS" "$(per_hour "($k1 - $k0) / $CLK_TCK" "$IDLE_SECS")" "$(( k1 - k0 ))" "$(( y1 - y0 ))"
 [ -n "$n0" ] && [ -n "$n1" ] && printf ', %.3f s/h from schedstat' "$(per_hour "($n1 - $n0) / 1e9" "$IDLE_SECS")"
 printf '\n'
 if [ -n "$spid" ]; then
@@ -244,8 +266,9 @@ if [ -n "$spid" ]; then
         "$(per_hour "$S_NS / 1e9" "$W_SECS")" "$(per_hour "(${sn1:-0} - ${sn0:-0}) / 1e9" "$IDLE_SECS")" \
         "$S_TICKS" "$(( sk1 - sk0 ))"
 fi
-printf '\n    idle WAL on the primary with the library: %.0f bytes/s (heartbeats)\n' \
+printf '\n    idle WAL on the primary with the library: %.0f bytes/s\n' \
     "$(bench_calc "$IDLE_WAL / $IDLE_SECS")"
+printf '      records: %s\n' "${IDLE_WAL_KINDS:-(pg_waldump gave nothing)}"
 printf '    idle CPU of all server processes (both nodes) with the library: %.1f s/h\n' \
     "$(per_hour "$IDLE_CLUSTER_WITH / $CLK_TCK" "$IDLE_SECS")"
 if [ "$IDLE_BASELINE" = 1 ]; then
@@ -253,3 +276,5 @@ if [ "$IDLE_BASELINE" = 1 ]; then
         "$(per_hour "$IDLE_CLUSTER_WITHOUT / $CLK_TCK" "$IDLE_BASE_SECS")" \
         "$(bench_calc "$IDLE_BASE_WAL / $IDLE_BASE_SECS")"
 fi
+bench_machine_note
+bench_check_lib_unchanged

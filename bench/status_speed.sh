@@ -116,6 +116,8 @@ done
 
 printf '\n    %s rounds, %s s per run, clients: %s, protocol: %s\n' \
     "$ROUNDS" "$SECONDS_PER_RUN" "$CLIENTS" "$PROTOCOL"
+bench_source_note
+bench_machine_note
 
 # ---------------------------------------------------------------------------
 variants=(dr hand)
@@ -160,3 +162,5 @@ for node in primary standby; do
         printf '\n'
     done
 done
+bench_machine_note
+bench_check_lib_unchanged

@@ -39,6 +39,9 @@ int			dr_rto_target_s = 3600;
 int			dr_rto_max_s = 14400;
 int			dr_sample_interval_ms = 1000;
 int			dr_heartbeat_interval_ms = 1000;
+int			dr_history_interval_s = 60;
+int			dr_history_retention_s = 7 * 24 * 3600;
+int			dr_promote_max_lag_s = -1;
 
 static bool dr_gucs_defined = false;
 
@@ -166,6 +169,19 @@ dr_define_gucs(void)
 							"How often the primary's worker writes a heartbeat into the WAL so that standbys can tell idle from behind.",
 							NULL, &dr_heartbeat_interval_ms, 1000, 100, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.history_interval",
+							"How often the primary's worker records each standby's lag into dr_lag_history.",
+							NULL, &dr_history_interval_s, 60, 1, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.history_retention",
+							"How long dr_lag_history keeps samples; older ones are deleted by the worker.",
+							NULL, &dr_history_retention_s, 7 * 24 * 3600, 60, 366 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.promote_max_lag",
+							"Promotion gate: dr_promote() refuses a standby that could lose more than this; -1 means tensafe_dr.rpo_max.",
+							NULL, &dr_promote_max_lag_s, -1, -1, DR_MAX_OBJECTIVE_S,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tensafe_dr");
 	dr_gucs_defined = true;

@@ -241,3 +241,24 @@ dr_rpo_state_name(DrRpoState state)
 	}
 	return "unknown";
 }
+
+/*
+ * dr_node_figures
+ *		This node's figures, whatever its role (as in dr_status()).  Returns
+ *		true on a standby.  *contact gets the last primary contact (standby).
+ */
+bool
+dr_node_figures(const DrNodeState *st, DrLagFigures *fig, TimestampTz *contact)
+{
+	DrSample	latest;
+
+	*contact = 0;
+	if (st->role == DR_ROLE_STANDBY)
+	{
+		dr_standby_node_figures(st, dr_ring_latest(&latest) ? latest.last_contact : 0,
+								contact, fig);
+		return true;
+	}
+	dr_primary_node_figures(st, fig);
+	return false;
+}

@@ -10,11 +10,14 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "journal.h"
 #include "shared_state.h"
 
 DrSharedState *DrShared = NULL;
@@ -28,8 +31,9 @@ DrSharedState *DrShared = NULL;
 void
 dr_shmem_request(void)
 {
-	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)));
-	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, 1);
+	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)) + dr_journal_shmem_size());
+	/* [0] the ring and worker state, [1] the journal */
+	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, 2);
 }
 
 /*
@@ -48,8 +52,12 @@ dr_shmem_startup(void)
 	if (!found)
 	{
 		memset(DrShared, 0, sizeof(DrSharedState));
-		DrShared->lock = &(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))->lock;
+		DrShared->lock = &(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[0].lock;
+		DrShared->recorded_rpo_state = -1;
+		/* the postmaster's working directory is the data directory */
+		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;
 	}
+	dr_journal_shmem_init(&(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[1].lock);
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -202,5 +210,28 @@ dr_worker_info(DrWorkerInfo *out)
 	out->samples_taken = DrShared->samples_taken;
 	out->last_heartbeat_at = DrShared->last_heartbeat_at;
 	out->last_heartbeat_lsn = DrShared->last_heartbeat_lsn;
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_set_catalog_summary / dr_get_catalog_summary
+ *		The open incident and the last event, as last read from the catalog
+ *		by the worker, so that dr_status() needs no catalog access.
+ */
+void
+dr_set_catalog_summary(int64 open_incident, const char *last_event)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->open_incident = open_incident;
+	strlcpy(DrShared->last_event, last_event ? last_event : "", sizeof(DrShared->last_event));
+	LWLockRelease(DrShared->lock);
+}
+
+void
+dr_get_catalog_summary(int64 *open_incident, char *last_event, Size len)
+{
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	*open_incident = DrShared->open_incident;
+	strlcpy(last_event, DrShared->last_event, len);
 	LWLockRelease(DrShared->lock);
 }

@@ -66,6 +66,21 @@ typedef struct DrSharedState
 	TimestampTz last_heartbeat_at;
 	XLogRecPtr	last_heartbeat_lsn;
 
+	/* RPO state last recorded as an event by the worker (-1: none yet) */
+	int			recorded_rpo_state;
+
+	/*
+	 * Fence: while set, regular backends run every statement read-only.
+	 * Read without the lock by the executor hooks (a bool is read atomically
+	 * and a statement racing dr_fence() may go either way); persisted in
+	 * pg_tensafe_dr/fenced so it survives restarts.
+	 */
+	bool		fenced;
+
+	/* Refreshed by the worker from the catalog (see worker.c) */
+	int64		open_incident;	/* 0 if none */
+	char		last_event[96];	/* "EVENT_TYPE at <time>", empty if none */
+
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
 
@@ -92,5 +107,7 @@ typedef struct DrWorkerInfo
 } DrWorkerInfo;
 
 extern void dr_worker_info(DrWorkerInfo *out);
+extern void dr_set_catalog_summary(int64 open_incident, const char *last_event);
+extern void dr_get_catalog_summary(int64 *open_incident, char *last_event, Size len);
 
 #endif							/* TENSAFE_DR_SHARED_STATE_H */

@@ -21,7 +21,9 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "fence.h"
 #include "guc.h"
+#include "journal.h"
 #include "lag.h"
 #include "node_state.h"
 #include "shared_state.h"
@@ -30,7 +32,7 @@ PG_FUNCTION_INFO_V1(dr_status);
 PG_FUNCTION_INFO_V1(dr_standby_lag);
 PG_FUNCTION_INFO_V1(dr_samples);
 
-#define DR_STATUS_COLS 20
+#define DR_STATUS_COLS 22
 #define DR_STANDBY_LAG_COLS 4
 #define DR_SAMPLES_COLS 12
 
@@ -150,9 +152,20 @@ dr_status(PG_FUNCTION_ARGS)
 		values[17] = Int32GetDatum(worker.worker_pid);
 	else
 		nulls[17] = true;
-	/* open_incident, last_event: filled from the event log once it exists */
-	nulls[18] = true;
-	nulls[19] = true;
+	{
+		int64		open_incident;
+		char		last_event[96];
+
+		/* as last read from the catalog by the worker (at most ~1 s old) */
+		dr_get_catalog_summary(&open_incident, last_event, sizeof(last_event));
+		if (open_incident > 0)
+			values[18] = Int64GetDatum(open_incident);
+		else
+			nulls[18] = true;
+		put_text(values, nulls, 19, last_event);
+	}
+	values[20] = BoolGetDatum(dr_is_fenced());
+	values[21] = Int64GetDatum((int64) dr_journal_pending_count());
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 
+#include "fence.h"
 #include "guc.h"
 #include "shared_state.h"
 #include "worker.h"
@@ -62,5 +63,6 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = startup_shmem;
 
+	dr_install_fence_hooks();
 	dr_register_worker();
 }

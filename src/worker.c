@@ -6,11 +6,24 @@
  *
  * Each pass of the loop:
  *	- every tensafe_dr.sample_interval: a sample of WAL positions and
- *	  replication state into the shared ring (sampler.c; shared memory only);
+ *	  replication state into the shared ring (sampler.c; shared memory only),
+ *	  and, once the extension exists, an RPO_WARNING / RPO_BREACH /
+ *	  RPO_RECOVERED / RPO_UNKNOWN event into the journal when the node's
+ *	  rpo_state changed;
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
+ *	- once a second where the extension exists, one short catalog
+ *	  transaction (catalog_pass): on a primary, flush the journal into
+ *	  dr_event_log and, every tensafe_dr.history_interval, sample lag
+ *	  history and prune it; on every node, refresh the open incident and the
+ *	  last event that dr_status() shows;
  *	- then sleep on the latch until the next of those is due.
+ *
+ * The catalog transaction runs with synchronous_commit = local and
+ * lock_timeout = 1s, so neither a dead synchronous standby nor a user's lock
+ * can stall the sampling; an error in it is logged, the transaction rolled
+ * back, and the catalog work retried DR_CATALOG_RETRY_MS later.
  *
  * The loop has the shape of worker_spi: SIGHUP re-reads the configuration,
  * SIGTERM ends the worker (the postmaster starts it again after
@@ -28,6 +41,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -36,12 +50,20 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "events.h"
 #include "guc.h"
 #include "heartbeat.h"
+#include "journal.h"
+#include "lag.h"
+#include "node_state.h"
 #include "sampler.h"
 #include "shared_state.h"
 #include "worker.h"
@@ -50,6 +72,8 @@
 /* how often to look again for the extension: soon while absent, rarely once there */
 #define DR_EXTENSION_ABSENT_RECHECK_MS	1000
 #define DR_EXTENSION_PRESENT_RECHECK_MS	10000
+#define DR_CATALOG_INTERVAL_MS			1000
+#define DR_CATALOG_RETRY_MS				10000
 
 /*
  * dr_register_worker
@@ -97,6 +121,180 @@ extension_exists(void)
 	return exists;
 }
 
+/*
+ * track_rpo_state
+ *		Journal an event when this node's rpo_state changed since the last
+ *		one recorded.  The recorded state lives in shared memory so that a
+ *		worker restarted after SIGTERM does not repeat itself.
+ */
+static void
+track_rpo_state(void)
+{
+	DrNodeState st;
+	DrLagFigures fig;
+	TimestampTz contact;
+	int			prev;
+	const char *event = NULL;
+	StringInfoData details;
+
+	dr_read_node_state(&st, true);
+	(void) dr_node_figures(&st, &fig, &contact);
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	prev = DrShared->recorded_rpo_state;
+	LWLockRelease(DrShared->lock);
+
+	if (fig.state == (DrRpoState) prev)
+		return;
+	switch (fig.state)
+	{
+		case DR_RPO_WARNING:
+			event = "RPO_WARNING";
+			break;
+		case DR_RPO_BREACH:
+			event = "RPO_BREACH";
+			break;
+		case DR_RPO_OK:
+			if (prev >= 0)
+				event = "RPO_RECOVERED";
+			break;
+		case DR_RPO_UNKNOWN:
+			if (prev < 0)
+				return;			/* not known yet: nothing to report */
+			event = "RPO_UNKNOWN";
+			break;
+	}
+
+	if (event)
+	{
+		initStringInfo(&details);
+		appendStringInfoString(&details, "{\"state\":");
+		escape_json(&details, dr_rpo_state_name(fig.state));
+		appendStringInfoString(&details, ",\"previous\":");
+		if (prev >= 0)
+			escape_json(&details, dr_rpo_state_name((DrRpoState) prev));
+		else
+			appendStringInfoString(&details, "null");
+		appendStringInfoString(&details, ",\"reason\":");
+		escape_json(&details, fig.reason);
+		appendStringInfoChar(&details, ',');
+		dr_json_add_interval_s(&details, "rpo_lag_s", fig.rpo_lag, true);
+		appendStringInfoChar(&details, ',');
+		dr_json_add_interval_s(&details, "replay_lag_s", fig.replay_lag, true);
+		appendStringInfo(&details, ",\"lag_bytes\":%lld,\"rpo_target_s\":%d,\"rpo_max_s\":%d,\"standbys\":%d}",
+						 (long long) fig.lag_bytes, dr_rpo_target_s, dr_rpo_max_s,
+						 st.n_standbys);
+		(void) dr_journal_event(event, 0, fig.state == DR_RPO_OK, "tensafe_dr worker",
+								details.data);
+	}
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->recorded_rpo_state = (int) fig.state;
+	LWLockRelease(DrShared->lock);
+}
+
+/* Run one query through SPI; returns the first column of the first row. */
+static char *
+spi_value(const char *sql)
+{
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "tensafe_dr worker: query failed: %s", sql);
+	if (SPI_processed == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
+ * catalog_work
+ *		The catalog part of a pass, inside the transaction catalog_pass
+ *		opened.  Returns the journal sequence flushed up to (0 if none).
+ */
+static uint64
+catalog_work(bool primary, bool history_due)
+{
+	const char *schema;
+	uint64		flushed = 0;
+	char	   *value;
+	int64		open_incident = 0;
+	char	   *last_event;
+
+	schema = spi_value("SELECT pg_catalog.quote_ident(n.nspname)"
+					   " FROM pg_catalog.pg_extension e"
+					   " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					   " WHERE e.extname = 'tensafe_dr'");
+	if (schema == NULL)
+		return 0;				/* dropped since we last looked */
+
+	if (primary && dr_journal_pending_count() > 0)
+	{
+		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: flushing the journal");
+		value = spi_value(psprintf("SELECT flushed_upto FROM %s.dr_journal_flush()", schema));
+		if (value)
+			flushed = strtoull(value, NULL, 10);
+	}
+	if (primary && history_due)
+	{
+		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: sampling lag history");
+		(void) spi_value(psprintf("SELECT %s.dr_history_sample(make_interval(secs => %d))",
+								  schema, dr_history_retention_s));
+	}
+
+	value = spi_value(psprintf("SELECT max(id) FROM %s.dr_incidents WHERE resolved_at IS NULL",
+							   schema));
+	if (value)
+		open_incident = strtoll(value, NULL, 10);
+	last_event = spi_value(psprintf("SELECT event_type || ' at ' || occurred_at::text"
+									" FROM %s.dr_events ORDER BY occurred_at DESC LIMIT 1",
+									schema));
+	dr_set_catalog_summary(open_incident, last_event);
+	return flushed;
+}
+
+/*
+ * catalog_pass
+ *		One short transaction of catalog work; errors are logged and the
+ *		transaction rolled back.  Returns false if it failed.
+ */
+static bool
+catalog_pass(bool primary, bool history_due)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		flushed = 0;
+
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		flushed = catalog_work(primary, history_due);
+		SPI_finish();
+		PopActiveSnapshot();
+		if (flushed)
+			dr_journal_test_crash_point("flush_before_commit");
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		return false;
+	}
+	PG_END_TRY();
+
+	if (flushed)
+	{
+		/* only now, after the commit, may the events count as flushed */
+		dr_journal_test_crash_point("flush_after_commit");
+		dr_journal_mark_flushed(flushed);
+	}
+	return true;
+}
+
 static long
 ms_until(TimestampTz when, TimestampTz now)
 {
@@ -112,6 +310,8 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_sample = 0;
 	TimestampTz next_heartbeat = 0;
 	TimestampTz next_extension_check = 0;
+	TimestampTz next_catalog = 0;
+	TimestampTz next_history = 0;
 	bool		have_extension = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -120,6 +320,10 @@ dr_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(dr_database, NULL, 0);
 	pgstat_report_appname("tensafe_dr worker");
+
+	/* never wait for a synchronous standby, never queue behind a user's lock */
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
 
 	dr_worker_set_pid(MyProcPid, GetCurrentTimestamp());
 	on_shmem_exit(withdraw_pid, (Datum) 0);
@@ -141,6 +345,7 @@ dr_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			/* intervals may have shrunk: act on the new ones now */
 			next_sample = next_heartbeat = next_extension_check = 0;
+			next_catalog = next_history = 0;
 		}
 
 		old = MemoryContextSwitchTo(pass_cxt);
@@ -149,31 +354,48 @@ dr_worker_main(Datum main_arg)
 		if (now >= next_sample)
 		{
 			dr_take_sample(NULL);
+			if (have_extension)
+				track_rpo_state();
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}
 
-		if (!RecoveryInProgress())
+		if (now >= next_extension_check)
 		{
-			if (now >= next_extension_check)
-			{
-				have_extension = extension_exists();
-				next_extension_check = TimestampTzPlusMilliseconds(now,
-																   have_extension ? DR_EXTENSION_PRESENT_RECHECK_MS
-																   : DR_EXTENSION_ABSENT_RECHECK_MS);
-			}
-			if (have_extension && now >= next_heartbeat)
-			{
-				XLogRecPtr	lsn = dr_write_heartbeat(now);
+			have_extension = extension_exists();
+			next_extension_check = TimestampTzPlusMilliseconds(now,
+															   have_extension ? DR_EXTENSION_PRESENT_RECHECK_MS
+															   : DR_EXTENSION_ABSENT_RECHECK_MS);
+		}
 
-				dr_note_heartbeat(now, lsn);
-				next_heartbeat = TimestampTzPlusMilliseconds(now, dr_heartbeat_interval_ms);
+		if (have_extension && !RecoveryInProgress() && now >= next_heartbeat)
+		{
+			XLogRecPtr	lsn = dr_write_heartbeat(now);
+
+			dr_note_heartbeat(now, lsn);
+			next_heartbeat = TimestampTzPlusMilliseconds(now, dr_heartbeat_interval_ms);
+		}
+
+		if (have_extension && now >= next_catalog)
+		{
+			bool		primary = !RecoveryInProgress();
+			bool		history_due = primary && now >= next_history;
+
+			if (catalog_pass(primary, history_due))
+			{
+				next_catalog = TimestampTzPlusMilliseconds(now, DR_CATALOG_INTERVAL_MS);
+				if (history_due)
+					next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
 			}
+			else
+				next_catalog = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
 		}
 
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
 		wake = next_sample;
+		if (have_extension)
+			wake = Min(wake, next_catalog);
 		if (have_extension && !RecoveryInProgress())
 			wake = Min(wake, next_heartbeat);
 		now = GetCurrentTimestamp();

@@ -1,0 +1,178 @@
+/*-------------------------------------------------------------------------
+ *
+ * events.c
+ *	  The event payload and the SQL-callable journal functions.
+ *
+ * An event's journal payload is one JSON object with the columns of
+ * dr_event_log (occurred_at, event_type, level, node_name, region,
+ * system_identifier, timeline, actor, successful, details); the SQL side
+ * (dr_log_event in the install script) builds the same object with
+ * jsonb_build_object, and dr_journal_flush() turns it back into a row.
+ * Events from C are always journalled and reach the table through the
+ * worker's flush, on a primary within a second.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "events.h"
+#include "guc.h"
+#include "journal.h"
+
+PG_FUNCTION_INFO_V1(dr_journal_append_sql);
+PG_FUNCTION_INFO_V1(dr_journal_entries);
+
+static void
+json_key(StringInfo buf, const char *key, bool first)
+{
+	if (!first)
+		appendStringInfoChar(buf, ',');
+	escape_json(buf, key);
+	appendStringInfoChar(buf, ':');
+}
+
+/* Append "key": seconds (with microseconds) to a JSON object being built. */
+void
+dr_json_add_interval_s(StringInfo buf, const char *key, int64 usecs, bool first)
+{
+	json_key(buf, key, first);
+	if (usecs < 0)
+		appendStringInfoString(buf, "null");
+	else
+		appendStringInfo(buf, "%.3f", (double) usecs / USECS_PER_SEC);
+}
+
+static TimeLineID
+current_timeline(void)
+{
+	TimeLineID	tli;
+
+	if (RecoveryInProgress())
+		(void) GetXLogReplayRecPtr(&tli);
+	else
+		tli = GetWALInsertionTimeLine();
+	return tli;
+}
+
+/*
+ * dr_journal_event
+ *		Journal one event now (fsync'd); returns its sequence number.
+ *		details_json must be a JSON object (or NULL for {}).
+ */
+uint64
+dr_journal_event(const char *event_type, int level, bool successful,
+				 const char *actor, const char *details_json)
+{
+	StringInfoData buf;
+	uint64		seq;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	json_key(&buf, "occurred_at", true);
+	escape_json(&buf, timestamptz_to_str(GetCurrentTimestamp()));
+	json_key(&buf, "event_type", false);
+	escape_json(&buf, event_type);
+	json_key(&buf, "level", false);
+	if (level > 0)
+		appendStringInfo(&buf, "%d", level);
+	else
+		appendStringInfoString(&buf, "null");
+	json_key(&buf, "node_name", false);
+	escape_json(&buf, dr_effective_node_name());
+	json_key(&buf, "region", false);
+	if (dr_region && dr_region[0])
+		escape_json(&buf, dr_region);
+	else
+		appendStringInfoString(&buf, "null");
+	json_key(&buf, "system_identifier", false);
+	appendStringInfo(&buf, "%lld", (long long) (int64) GetSystemIdentifier());
+	json_key(&buf, "timeline", false);
+	appendStringInfo(&buf, "%u", current_timeline());
+	json_key(&buf, "actor", false);
+	escape_json(&buf, actor);
+	json_key(&buf, "successful", false);
+	appendStringInfoString(&buf, successful ? "true" : "false");
+	json_key(&buf, "details", false);
+	appendStringInfoString(&buf, details_json ? details_json : "{}");
+	appendStringInfoChar(&buf, '}');
+
+	seq = dr_journal_append(buf.data, buf.len);
+	pfree(buf.data);
+	return seq;
+}
+
+/*
+ * dr_journal_append(payload jsonb) returns bigint
+ *		Internal: journal an event built by the SQL side; returns its
+ *		sequence number.  Not granted to anybody; called by the extension's
+ *		SECURITY DEFINER functions.
+ */
+Datum
+dr_journal_append_sql(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *payload = PG_GETARG_JSONB_P(0);
+	char	   *text;
+
+	if (!JB_ROOT_IS_OBJECT(payload))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("journal payload must be a JSON object")));
+	text = JsonbToCString(NULL, &payload->root, VARSIZE(payload));
+	PG_RETURN_INT64((int64) dr_journal_append(text, strlen(text)));
+}
+
+/*
+ * dr_journal_entries(unflushed_only bool) returns setof record
+ *		The journal's events: journal_id, seq, written_at, flushed, payload.
+ */
+Datum
+dr_journal_entries(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		unflushed_only = PG_GETARG_BOOL(0);
+	const char *journal_id;
+	List	   *entries;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	journal_id = dr_journal_id();
+	entries = dr_journal_read(unflushed_only);
+	foreach(lc, entries)
+	{
+		DrJournalEntry *e = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(journal_id);
+		values[1] = Int64GetDatum((int64) e->seq);
+		values[2] = TimestampTzGetDatum(e->written_at);
+		values[3] = BoolGetDatum(e->flushed);
+		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(e->payload));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(dr_caller);
+
+/*
+ * dr_caller() returns text
+ *		The role the caller acts as (SET ROLE included), also from inside a
+ *		SECURITY DEFINER function, where current_user is the owner: the
+ *		actor recorded in events and incidents.
+ */
+Datum
+dr_caller(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(GetUserNameFromId(GetOuterUserId(), false)));
+}

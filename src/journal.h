@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal.h
+ *	  The local, durable event journal under $PGDATA/pg_tensafe_dr/.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TENSAFE_DR_JOURNAL_H
+#define TENSAFE_DR_JOURNAL_H
+
+#include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
+#include "storage/lwlock.h"
+
+#define DR_JOURNAL_DIR "pg_tensafe_dr"
+
+/* One event as read back from the journal. */
+typedef struct DrJournalEntry
+{
+	uint64		seq;
+	TimestampTz written_at;
+	bool		flushed;		/* at or below the flushed-up-to mark */
+	char	   *payload;		/* JSON text, palloc'd */
+} DrJournalEntry;
+
+extern Size dr_journal_shmem_size(void);
+extern void dr_journal_shmem_init(LWLock *lock);
+extern uint64 dr_journal_append(const char *payload, int len);
+extern List *dr_journal_read(bool unflushed_only);
+extern void dr_journal_mark_flushed(uint64 upto);
+extern const char *dr_journal_id(void);
+extern uint64 dr_journal_pending_count(void);
+extern void dr_journal_test_crash_point(const char *point);
+
+#endif							/* TENSAFE_DR_JOURNAL_H */
