@@ -176,7 +176,7 @@ dr_define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("tensafe_dr.history_retention",
 							"How long dr_lag_history keeps samples; older ones are deleted by the worker.",
-							NULL, &dr_history_retention_s, 7 * 24 * 3600, 60, 366 * 24 * 3600,
+							NULL, &dr_history_retention_s, 7 * 24 * 3600, 10, 366 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("tensafe_dr.promote_max_lag",
 							"Promotion gate: dr_promote() refuses a standby that could lose more than this; -1 means tensafe_dr.rpo_max.",

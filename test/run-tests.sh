@@ -9,8 +9,10 @@ dr_build_and_install
 
 dr_log "pg_regress and TAP tests"
 status=0
+# PROVE_TESTS=test/t/004_journal.pl bash test/run-tests.sh runs one TAP file
 dr_as_postgres make -C "$DR_BUILD_DIR" installcheck PG_CONFIG="$DR_PG_BIN/pg_config" \
-    PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" || status=$?
+    PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" \
+    ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} || status=$?
 
 if [ $status -ne 0 ]; then
     for f in "$DR_BUILD_DIR"/regression.diffs; do

@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(new_primary new_standby wait_until status_of postmaster_pid
-  worker_pid);
+  worker_pid kill9_and_restart);
 
 # Settings every test node gets; $extra is appended after them.
 my $base_conf = <<'CONF';
@@ -104,6 +104,22 @@ sub postmaster_pid
 	close $fh;
 	chomp $pid;
 	return $pid;
+}
+
+# kill9_and_restart(node): SIGKILL the postmaster, wait (bounded) until it
+# and its children are gone, start again.
+sub kill9_and_restart
+{
+	my ($node) = @_;
+	my $pid = postmaster_pid($node);
+	$node->kill9;
+	my $deadline = time + 30;
+	while (time < $deadline)
+	{
+		last if !kill(0, $pid) && $node->start(fail_ok => 1);
+		usleep(200_000);
+	}
+	die "node did not restart after kill -9" unless $node->safe_psql('postgres', 'SELECT 1') eq '1';
 }
 
 sub worker_pid
