@@ -174,7 +174,10 @@ done
 # Idle: the last round left both servers in the "with" arm.
 bench_log "idle: $IDLE_SECONDS s with the library, no client"
 settle_idle() {
-    # leave autovacuum nothing to do, so that idle means idle
+    # idle means idle: no autovacuum catching up on the rounds' dead rows
+    # (off for the idle periods only, in both arms alike)
+    bench_psql primary "ALTER SYSTEM SET autovacuum = off"
+    bench_psql primary "SELECT pg_reload_conf()" >/dev/null
     bench_psql primary "VACUUM ANALYZE"
     bench_psql primary "CHECKPOINT"
     bench_wait_caught_up primary
