@@ -12,9 +12,12 @@ EXTENSION   = tensafe_dr
 MODULE_big  = tensafe_dr
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# Install scripts are sql/tensafe_dr--*.sql; every other sql/*.sql is a
-# pg_regress input.
-DATA        = $(wildcard sql/tensafe_dr--*.sql)
+# The install script is generated from sql/install/*.sql (one part per
+# concern, concatenated in name order); upgrade scripts are
+# sql/tensafe_dr--X--Y.sql; every other sql/*.sql is a pg_regress input.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built  = tensafe_dr--1.0.sql
+DATA        = $(wildcard sql/tensafe_dr--*--*.sql)
 REGRESS     = $(sort $(basename $(notdir $(filter-out $(DATA),$(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
@@ -25,8 +28,11 @@ PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = -I$(CURDIR)/src -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
-EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log
+EXTRA_CLEAN = tensafe_dr--1.0.sql regress_instance results regression.diffs regression.out tmp_check log
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+tensafe_dr--1.0.sql: $(INSTALL_PARTS)
+	cat $^ > $@
