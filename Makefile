@@ -22,6 +22,9 @@ REGRESS     = $(sort $(basename $(notdir $(filter-out $(DATA),$(wildcard sql/*.s
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
 
+# Patroni integration scripts, installed next to the server binaries
+SCRIPTS     = patroni/tensafe_dr_callback patroni/tensafe_dr_pre_promote patroni/tensafe_dr_drill
+
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/test/lib

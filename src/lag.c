@@ -243,6 +243,43 @@ dr_rpo_state_name(DrRpoState state)
 }
 
 /*
+ * dr_loss_at_contact
+ *		What promoting this standby now could lose, for the promotion gate.
+ *		While in contact this is rpo_lag.  Once cut off, rpo_lag keeps
+ *		growing with the time since the last contact (rightly, for
+ *		dashboards: nobody knows what the primary wrote since), which would
+ *		make every standby of a dead primary unpromotable after the gate;
+ *		what a promotion can lose is what was missing at the last contact
+ *		plus one heartbeat, provided the old primary stopped writing when
+ *		contact was lost -- which Patroni guarantees (a leader that cannot
+ *		renew its lock demotes itself within ttl) and dr_fence() provides.
+ *		DR_LAG_UNKNOWN if there never was contact.
+ */
+TimeOffset
+dr_loss_at_contact(const DrNodeState *st, TimestampTz contact, const DrLagFigures *fig)
+{
+	XLogRecPtr	primary_pos = dr_primary_position(st);
+	bool		found;
+	TimestampTz oldest_at;
+	TimestampTz first_past;
+	TimeOffset	missing = 0;
+
+	if (contact == 0)
+		return DR_LAG_UNKNOWN;
+	if (st->receiver_connected &&
+		st->now - contact <= (TimeOffset) dr_contact_stale_ms() * 1000)
+		return fig->rpo_lag;
+
+	if (st->receive_lsn < primary_pos)
+	{
+		first_past = dr_ring_first_past(st->receive_lsn, &found, &oldest_at);
+		if (found && first_past < contact)
+			missing = contact - first_past;
+	}
+	return missing + (TimeOffset) dr_heartbeat_interval_ms * 1000;
+}
+
+/*
  * dr_node_figures
  *		This node's figures, whatever its role (as in dr_status()).  Returns
  *		true on a standby.  *contact gets the last primary contact (standby).

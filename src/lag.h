@@ -39,6 +39,8 @@ extern void dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
 							   DrLagFigures *out);
 extern void dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out);
 extern const char *dr_rpo_state_name(DrRpoState state);
+extern TimeOffset dr_loss_at_contact(const DrNodeState *st, TimestampTz contact,
+									 const DrLagFigures *fig);
 extern bool dr_node_figures(const DrNodeState *st, DrLagFigures *fig,
 							TimestampTz *contact);
 

@@ -6,14 +6,15 @@
  *	  the verdict is journalled), and the failback waits dr_wait_for_lag()
  *	  and dr_wait_for_lsn().
  *
- * The gate judges the same figure as rpo_state: the larger of rpo_lag (what
- * the promotion could lose) and replay_lag (what it must replay first)
- * against tensafe_dr.promote_max_lag (default rpo_max).  A standby cut off
- * from its primary counts its rpo_lag from the last contact, because it
- * cannot know whether the primary kept writing (a partition) or died: within
- * the gate it is promotable, as in an automatic failover seconds after the
- * primary died; past it only a forced promotion -- a recorded human
- * decision -- proceeds.
+ * The gate judges the exposure of a promotion now: the larger of what it
+ * could lose and what it must replay first (replay_lag), against
+ * tensafe_dr.promote_max_lag (default rpo_max).  What it could lose is
+ * rpo_lag while the standby hears from its primary, and what was missing at
+ * the last contact (plus a heartbeat) once it does not (lag.c,
+ * dr_loss_at_contact): a standby that held everything when its primary
+ * died stays promotable however long the outage, as long as the old primary
+ * really stopped writing -- Patroni's leader lock or dr_fence() see to that.
+ * rpo_state, for dashboards, keeps counting from the last contact.
  *
  * dr_promote() itself is SQL (install script): it calls the check, then
  * PostgreSQL's own pg_promote(), then journals the outcome.
@@ -49,7 +50,7 @@ PG_FUNCTION_INFO_V1(dr_promote_check);
 PG_FUNCTION_INFO_V1(dr_wait_for_lag);
 PG_FUNCTION_INFO_V1(dr_wait_for_lsn);
 
-#define DR_PROMOTE_CHECK_COLS 13
+#define DR_PROMOTE_CHECK_COLS 14
 #define DR_WAIT_POLL_MS 100
 #define DR_WAIT_MAX_S	(24 * 3600)
 
@@ -110,6 +111,7 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	DrLagFigures fig;
 	TimestampTz contact;
 	TimeOffset	exposure;
+	TimeOffset	loss;
 	bool		replay_worse;
 	TimeOffset	gate = (TimeOffset) dr_promote_gate_s() * USECS_PER_SEC;
 	bool		standby;
@@ -126,9 +128,9 @@ dr_promote_check(PG_FUNCTION_ARGS)
 
 	dr_read_node_state(&st, false);
 	standby = dr_node_figures(&st, &fig, &contact);
-	replay_worse = fig.replay_lag > fig.rpo_lag;
-	exposure = (fig.rpo_lag == DR_LAG_UNKNOWN || !standby) ? DR_LAG_UNKNOWN :
-		Max(fig.rpo_lag, fig.replay_lag);
+	loss = standby ? dr_loss_at_contact(&st, contact, &fig) : DR_LAG_UNKNOWN;
+	replay_worse = fig.replay_lag > loss;
+	exposure = loss == DR_LAG_UNKNOWN ? DR_LAG_UNKNOWN : Max(loss, fig.replay_lag);
 	if (standby && st.receive_lsn > st.replay_lsn)
 		unreplayed = (int64) (st.receive_lsn - st.replay_lsn);
 	if (standby)
@@ -155,7 +157,7 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	else
 	{
 		promotable = exposure <= gate;
-		appendStringInfoString(&reason, replay_worse ? "replay_lag " : "rpo_lag ");
+		appendStringInfoString(&reason, replay_worse ? "replay_lag " : "possible data loss ");
 		format_s(&reason, exposure);
 		appendStringInfoString(&reason, promotable ? " within the gate " : " exceeds the gate ");
 		format_s(&reason, gate);
@@ -171,6 +173,8 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	escape_json(&details, reason.data);
 	appendStringInfoChar(&details, ',');
 	dr_json_add_interval_s(&details, "exposure_s", exposure, true);
+	appendStringInfoChar(&details, ',');
+	dr_json_add_interval_s(&details, "loss_s", loss, true);
 	appendStringInfoChar(&details, ',');
 	dr_json_add_interval_s(&details, "rpo_lag_s", fig.rpo_lag, true);
 	appendStringInfoChar(&details, ',');
@@ -207,6 +211,7 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	values[10] = Int64GetDatum(unreplayed);
 	PUT_LAG(11, catchup);
 	values[12] = Int32GetDatum((int32) st.timeline);
+	PUT_LAG(13, loss);
 #undef PUT_LAG
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

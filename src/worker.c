@@ -121,10 +121,45 @@ extension_exists(void)
 	return exists;
 }
 
+/* The last figures seen while this node was a standby, for PROMOTION_DETECTED */
+static bool seen_as_standby = false;
+static DrLagFigures standby_figures;
+static TimeOffset standby_loss = DR_LAG_UNKNOWN;
+static TimeLineID standby_timeline = 0;
+static TimestampTz standby_seen_at = 0;
+
+/*
+ * note_promotion
+ *		This node was a standby at the previous sample and is a primary now:
+ *		journal PROMOTION_DETECTED, whoever promoted it (dr_promote(),
+ *		Patroni, pg_ctl promote), with the figures of the last sample taken
+ *		as a standby.  The record of a promotion then never depends on the
+ *		tool that did it.
+ */
+static void
+note_promotion(const DrNodeState *st)
+{
+	StringInfoData details;
+
+	initStringInfo(&details);
+	appendStringInfo(&details, "{\"timeline_before\":%u,\"timeline_after\":%u,\"last_standby_sample\":",
+					 standby_timeline, st->timeline);
+	escape_json(&details, timestamptz_to_str(standby_seen_at));
+	appendStringInfoChar(&details, ',');
+	dr_json_add_interval_s(&details, "possible_loss_s", standby_loss, true);
+	appendStringInfoChar(&details, ',');
+	dr_json_add_interval_s(&details, "rpo_lag_s", standby_figures.rpo_lag, true);
+	appendStringInfoChar(&details, ',');
+	dr_json_add_interval_s(&details, "replay_lag_s", standby_figures.replay_lag, true);
+	appendStringInfoString(&details, ",\"detected_by\":\"tensafe_dr worker\"}");
+	(void) dr_journal_event("PROMOTION_DETECTED", 0, true, "tensafe_dr worker", details.data);
+	seen_as_standby = false;
+}
+
 /*
  * track_rpo_state
  *		Journal an event when this node's rpo_state changed since the last
- *		one recorded.  The recorded state lives in shared memory so that a
+ *		one recorded (and PROMOTION_DETECTED when it stopped being a standby).  The recorded state lives in shared memory so that a
  *		worker restarted after SIGTERM does not repeat itself.
  */
 static void
@@ -138,7 +173,16 @@ track_rpo_state(void)
 	StringInfoData details;
 
 	dr_read_node_state(&st, true);
-	(void) dr_node_figures(&st, &fig, &contact);
+	if (dr_node_figures(&st, &fig, &contact))
+	{
+		seen_as_standby = true;
+		standby_figures = fig;
+		standby_loss = dr_loss_at_contact(&st, contact, &fig);
+		standby_timeline = st.timeline;
+		standby_seen_at = st.now;
+	}
+	else if (seen_as_standby)
+		note_promotion(&st);
 
 	LWLockAcquire(DrShared->lock, LW_SHARED);
 	prev = DrShared->recorded_rpo_state;

@@ -14,12 +14,13 @@ CREATE FUNCTION dr_promote_check(
     OUT replay_paused boolean,
     OUT unreplayed_bytes bigint,
     OUT estimated_catchup interval,
-    OUT timeline integer)
+    OUT timeline integer,
+    OUT possible_loss interval)
 RETURNS record
 AS 'MODULE_PATHNAME', 'dr_promote_check'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION dr_promote_check() IS
-'Read-only promotion verdict (safe in Patroni pre_promote): may this standby be promoted now; exposure = the larger of rpo_lag and replay_lag, judged against the gate tensafe_dr.promote_max_lag (default rpo_max). The verdict is journalled as PROMOTE_CHECK.';
+'Read-only promotion verdict (safe in Patroni pre_promote): may this standby be promoted now; exposure = the larger of possible_loss (rpo_lag while in contact; what was missing at the last contact once cut off) and replay_lag, judged against the gate tensafe_dr.promote_max_lag (default rpo_max). The verdict is journalled as PROMOTE_CHECK.';
 
 CREATE FUNCTION dr_promote(force boolean DEFAULT false, wait_seconds integer DEFAULT 60,
     OUT promoted boolean, OUT forced boolean, OUT timeline_before integer,
@@ -43,7 +44,7 @@ BEGIN
     END IF;
     details := jsonb_build_object(
         'forced', coalesce(force, false), 'reason', chk.reason,
-        'exposure_s', extract(epoch FROM chk.exposure), 'rpo_lag_s', extract(epoch FROM chk.rpo_lag),
+        'exposure_s', extract(epoch FROM chk.exposure), 'possible_loss_s', extract(epoch FROM chk.possible_loss), 'rpo_lag_s', extract(epoch FROM chk.rpo_lag),
         'replay_lag_s', extract(epoch FROM chk.replay_lag), 'gate_s', extract(epoch FROM chk.gate),
         'unreplayed_bytes', chk.unreplayed_bytes, 'replay_paused', chk.replay_paused,
         'receiver_streaming', chk.receiver_streaming,
@@ -52,8 +53,8 @@ BEGIN
         PERFORM @extschema@.dr_log_event('PROMOTE_REFUSED', details, NULL, false);
         RAISE EXCEPTION 'promotion refused: %', chk.reason
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('exposure %s, gate %s (tensafe_dr.promote_max_lag), rpo_lag %s, replay_lag %s, WAL receiver %s, last contact with the primary %s, %s bytes not replayed.',
-                                  coalesce(chk.exposure::text, 'unknown'), chk.gate,
+                  DETAIL = format('exposure %s, gate %s (tensafe_dr.promote_max_lag), possible loss %s, rpo_lag %s, replay_lag %s, WAL receiver %s, last contact with the primary %s, %s bytes not replayed.',
+                                  coalesce(chk.exposure::text, 'unknown'), chk.gate, coalesce(chk.possible_loss::text, 'unknown'),
                                   coalesce(chk.rpo_lag::text, 'unknown'), coalesce(chk.replay_lag::text, 'unknown'),
                                   CASE WHEN chk.receiver_streaming THEN 'streaming' ELSE 'not streaming' END,
                                   coalesce(chk.last_primary_contact::text, 'never'), chk.unreplayed_bytes),
