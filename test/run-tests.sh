@@ -5,6 +5,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 dr_require_root
 dr_install_packages "${DR_BASE_PACKAGES[@]}"
+
+# The extension is installed machine-wide: two runs from different trees at
+# once would load each other's library.  Install and test under one lock.
+exec 8>/var/tmp/tensafe_dr-install.lock
+if ! flock -n 8; then
+    dr_log "another test run holds /var/tmp/tensafe_dr-install.lock; waiting"
+    flock 8
+fi
 dr_build_and_install
 
 dr_log "pg_regress and TAP tests"

@@ -80,7 +80,7 @@ sub node_yaml
 	my $n = $self->{nodes}{$name};
 	my $dsn = "host=127.0.0.1 port=$n->{port} user=postgres dbname=postgres";
 	my $cb = "$self->{scripts}/tensafe_dr_callback --dsn '$dsn' --spool $n->{dir}/callback.spool";
-	my $params = join('', map { "        $_: '$self->{params}{$_}'\n" } sort keys %{ $self->{params} });
+	my $params = join('', map { "    $_: '$self->{params}{$_}'\n" } sort keys %{ $self->{params} });
 	my $pre = $self->{pre_promote}
 	  ? "  pre_promote: \"$self->{scripts}/tensafe_dr_pre_promote --dsn '$dsn'\"\n" : '';
 	return <<"YAML";
