@@ -1,5 +1,5 @@
 -- Drills ledger: schedule, judging on a lone primary (no failover), errors.
-set SHOW_CONTEXT never
+\set SHOW_CONTEXT never
 SELECT kind, frequency, overdue, last_run FROM dr_drill_schedule ORDER BY kind;
 
 -- A tabletop drill: no failover expected; operator reports everything.
