@@ -22,6 +22,13 @@
  * before the commit leaves the events pending; a crash between the commit
  * and FLUSHED makes the next flush find them already there.
  *
+ * Growth: once every event is flushed and the file passed
+ * DR_JOURNAL_COMPACT_SIZE, it is replaced (durable rename) by a journal with
+ * the same id holding only HEADER and FLUSHED, so sequence numbers go on
+ * where they were: a restarted sequence would collide with the rows already
+ * flushed under the same key.  A standby's journal only grows with the
+ * events it records, until it can write.
+ *
  * Clones: a copy of the data directory (pg_basebackup, rsync, pg_rewind)
  * must not replay the entries of the node it was copied from.  The owner
  * file records which directory the journal belongs to (journal id, host
@@ -57,6 +64,8 @@
 #define DR_JOURNAL_OWNER	DR_JOURNAL_DIR "/" PG_TEMP_FILE_PREFIX "_tensafe_dr_owner"
 #define DR_JOURNAL_MAGIC	0x54444A31	/* "TDJ1" */
 #define DR_JOURNAL_MAX_PAYLOAD	(1024 * 1024)
+/* once everything is flushed, a journal larger than this is started afresh */
+#define DR_JOURNAL_COMPACT_SIZE	(1024 * 1024)
 
 typedef enum DrJournalKind
 {
@@ -367,6 +376,8 @@ open_journal(void)
 			Journal->flushed_upto = Max(Journal->flushed_upto, rec->seq);
 		offset += sizeof(DrJournalRecord) + rec->payload_len;
 	}
+	/* a compacted journal holds no events: go on after the flushed mark */
+	Journal->next_seq = Max(Journal->next_seq, Journal->flushed_upto + 1);
 	if (offset < size)
 	{
 		int			fd = OpenTransientFile(DR_JOURNAL_FILE, O_RDWR | PG_BINARY);
@@ -447,6 +458,29 @@ dr_journal_append(const char *payload, int len)
 }
 
 /*
+ * compact_journal
+ *		Replace a fully flushed journal by HEADER + FLUSHED(upto), same id.
+ *		Lock held exclusively.
+ */
+static void
+compact_journal(uint64 upto)
+{
+	const char *tmp = DR_JOURNAL_FILE ".compact";
+	int			fd;
+
+	fd = OpenTransientFile(tmp, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create \"%s\": %m", tmp)));
+	write_record(fd, 0, DR_JOURNAL_HEADER, Journal->journal_id, NULL, 0);
+	write_record(fd, sizeof(DrJournalRecord), DR_JOURNAL_FLUSHED, upto, NULL, 0);
+	CloseTransientFile(fd);
+	(void) durable_rename(tmp, DR_JOURNAL_FILE, ERROR);
+	Journal->end = 2 * sizeof(DrJournalRecord);
+}
+
+/*
  * dr_journal_mark_flushed
  *		Record that every event up to 'upto' is in dr_event_log.  Call only
  *		after the transaction that inserted them has committed.
@@ -464,6 +498,8 @@ dr_journal_mark_flushed(uint64 upto)
 		CloseTransientFile(fd);
 		Journal->end += sizeof(DrJournalRecord);
 		Journal->flushed_upto = upto;
+		if (Journal->end > DR_JOURNAL_COMPACT_SIZE && Journal->next_seq - 1 == upto)
+			compact_journal(upto);
 	}
 	LWLockRelease(Journal->lock);
 }

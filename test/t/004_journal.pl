@@ -125,5 +125,26 @@ ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_t
 	'the journal keeps working after a torn tail');
 $standby->safe_psql('postgres', 'SELECT dr_unfence()');
 
+###############################################################################
+# Growth: a fully flushed journal past 1 MB is compacted, and sequence
+# numbers go on (a restarted sequence would collide with flushed rows).
+###############################################################################
+$standby->safe_psql('postgres', q{SELECT dr_fence('compaction test')});
+$standby->safe_psql('postgres',
+	q{SELECT count(dr_record_event('BULK', jsonb_build_object('pad', repeat('x', 2000)))) FROM generate_series(1, 600)});
+ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'BULK'", '600', 60),
+	'600 journalled events flushed');
+ok(defined wait_until($standby, "SELECT pending_events FROM dr_status()", '0', 30), 'nothing pending');
+cmp_ok(-s "$journal_dir/journal", '<', 4096, 'journal compacted after the flush (' . (-s "$journal_dir/journal") . ' bytes)');
+my $max_seq = $standby->safe_psql('postgres',
+	"SELECT max(origin_seq) FROM dr_event_log WHERE origin_journal = (SELECT DISTINCT journal_id FROM dr_journal_entries() UNION SELECT origin_journal FROM dr_event_log WHERE event_type = 'BULK' LIMIT 1)");
+$standby->restart;
+$standby->safe_psql('postgres', q{SELECT dr_record_event('AFTER_COMPACTION', '{}')});
+ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'AFTER_COMPACTION'", '1', 30),
+	'an event after compaction and restart reaches the table');
+is($standby->safe_psql('postgres', "SELECT origin_seq FROM dr_event_log WHERE event_type = 'AFTER_COMPACTION'"),
+	$max_seq + 1, "its sequence number follows on ($max_seq + 1)");
+$standby->safe_psql('postgres', 'SELECT dr_unfence()');
+
 $standby->stop;
 done_testing();
