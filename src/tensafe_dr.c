@@ -20,6 +20,7 @@
 
 #include "fence.h"
 #include "guc.h"
+#include "notifier.h"
 #include "shared_state.h"
 #include "worker.h"
 
@@ -57,6 +58,7 @@ _PG_init(void)
 				 errhint("Add tensafe_dr to shared_preload_libraries in postgresql.conf and restart the server.")));
 
 	dr_define_gucs();
+	dr_define_notifier_gucs();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = request_shmem;
@@ -65,4 +67,5 @@ _PG_init(void)
 
 	dr_install_fence_hooks();
 	dr_register_worker();
+	dr_register_notifier();
 }

@@ -1,0 +1,408 @@
+/*-------------------------------------------------------------------------
+ *
+ * notifier.c
+ *	  The notifier worker: a second background worker, separate from the
+ *	  sampler so that a slow or hung endpoint never delays a lag sample.
+ *
+ * On a primary, each pass:
+ *	1. a short transaction reads up to DR_BATCH due deliveries from the
+ *	   outbox (dr_outbox_due(): the trigger on dr_event_log filled it in the
+ *	   event's own transaction) and commits;
+ *	2. POSTs each one with libcurl (webhook_http.c) -- outside any
+ *	   transaction, holding no lock;
+ *	3. a short transaction records each outcome (dr_outbox_result(): backoff
+ *	   with jitter, give up after webhook_max_attempts / webhook_max_age);
+ *	4. every few seconds, dr_notify_housekeeping(): incident updates and
+ *	   escalations, which are events and so reach the outbox themselves.
+ * On a standby, which cannot write an outbox, it delivers the journal's
+ * pending events (dr_journal_deliveries()) and remembers what it delivered
+ * in the delivered log (delivered_log.c), which the outbox trigger consults
+ * when the journal is flushed after a promotion: nothing is sent twice under
+ * the same Idempotency-Key by this node.  Retries there are kept in memory.
+ *
+ * Loop in the shape of worker_spi; SIGTERM aborts a transfer in progress.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "delivered_log.h"
+#include "guc.h"
+#include "notifier.h"
+#include "webhook_http.h"
+
+#define DR_BATCH				20
+#define DR_POLL_MS				250
+#define DR_HOUSEKEEPING_MS		5000
+
+static int	dr_webhook_connect_timeout_ms = 2000;
+static int	dr_webhook_timeout_ms = 5000;
+static int	dr_webhook_max_attempts = 8;
+static int	dr_webhook_max_age_s = 3600;
+static int	dr_webhook_backoff_base_ms = 1000;
+static int	dr_webhook_backoff_max_ms = 300000;
+static int	dr_incident_update_interval_s = 900;
+
+/* One delivery read from the outbox or the journal. */
+typedef struct Delivery
+{
+	int64		outbox_id;		/* 0 for a standby delivery */
+	char	   *key;
+	char	   *url;
+	char	   *signature;		/* HMAC-SHA256 of body with the channel secret */
+	char	   *body;
+	char	   *event_type;
+} Delivery;
+
+void
+dr_define_notifier_gucs(void)
+{
+	DefineCustomIntVariable("tensafe_dr.webhook_connect_timeout",
+							"How long a webhook delivery may take to connect.",
+							NULL, &dr_webhook_connect_timeout_ms, 2000, 100, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.webhook_timeout",
+							"How long one webhook delivery may take in all.",
+							NULL, &dr_webhook_timeout_ms, 5000, 100, 300000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.webhook_max_attempts",
+							"Attempts before a delivery is given up as failed.",
+							NULL, &dr_webhook_max_attempts, 8, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.webhook_max_age",
+							"Age after which an undelivered notification is given up as failed.",
+							NULL, &dr_webhook_max_age_s, 3600, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.webhook_backoff_base",
+							"First retry delay; each further retry doubles it (with jitter).",
+							NULL, &dr_webhook_backoff_base_ms, 1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.webhook_backoff_max",
+							"Longest delay between two attempts of a delivery.",
+							NULL, &dr_webhook_backoff_max_ms, 300000, 10, 24 * 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.incident_update_interval",
+							"How often an open incident sends an update (runbook 5: every 15 minutes).",
+							NULL, &dr_incident_update_interval_s, 900, 1, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+}
+
+void
+dr_register_notifier(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 1;
+	strlcpy(worker.bgw_library_name, "tensafe_dr", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "dr_notifier_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "tensafe_dr notifier", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "tensafe_dr notifier", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+static char *
+col(int row, int c)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c);
+}
+
+/* Open a short transaction with SPI and a snapshot, for one unit of work. */
+static void
+begin_work(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+end_work(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* The extension's schema, quoted, or NULL; inside an SPI connection. */
+static char *
+extension_schema(void)
+{
+	if (SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+					" WHERE e.extname = 'tensafe_dr'", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return NULL;
+	return col(0, 1);
+}
+
+/*
+ * fetch
+ *		Run 'sql' (returning key/url/secret/body/event_type[/id]) in its own
+ *		short transaction and copy the rows into 'cxt'.  Returns the count;
+ *		the extension's schema is looked up first (none: 0 rows).
+ */
+static int
+fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt)
+{
+	int			n = 0;
+	int			i;
+	char	   *schema;
+
+	begin_work("tensafe_dr notifier: reading deliveries");
+	schema = extension_schema();
+
+	if (schema != NULL)
+	{
+		if (SPI_execute(psprintf(sql_fmt, schema, schema), !primary, 0) < 0)
+			elog(ERROR, "tensafe_dr notifier: query failed");
+		n = (int) SPI_processed;
+		*out = MemoryContextAllocZero(cxt, sizeof(Delivery) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			Delivery   *d = &(*out)[i];
+
+			d->key = MemoryContextStrdup(cxt, col(i, 1));
+			d->url = MemoryContextStrdup(cxt, col(i, 2));
+			d->body = MemoryContextStrdup(cxt, col(i, 4));
+			/* here, inside the transaction: see dr_hmac_sha256_hex() */
+			d->signature = MemoryContextStrdup(cxt, dr_hmac_sha256_hex(col(i, 3), d->body));
+			d->event_type = MemoryContextStrdup(cxt, col(i, 5));
+			if (primary)
+				d->outbox_id = strtoll(col(i, 6), NULL, 10);
+		}
+	}
+	end_work();
+	return n;
+}
+
+/* Record the outcomes of a batch in one short transaction. */
+static void
+record_outcomes(Delivery *batch, DrHttpResult *results, int n)
+{
+	int			i;
+	char	   *schema;
+	char	   *sql;
+
+	begin_work("tensafe_dr notifier: recording outcomes");
+	schema = extension_schema();
+	if (schema == NULL)
+		elog(ERROR, "tensafe_dr notifier: the extension was dropped during a delivery");
+	sql = psprintf("SELECT %s.dr_outbox_result($1, $2, $3, $4, $5)", schema);
+	for (i = 0; i < n; i++)
+	{
+		Oid			types[5] = {INT8OID, BOOLOID, BOOLOID, INT4OID, TEXTOID};
+		Datum		values[5];
+
+		values[0] = Int64GetDatum(batch[i].outbox_id);
+		values[1] = BoolGetDatum(results[i].delivered);
+		values[2] = BoolGetDatum(results[i].retryable);
+		values[3] = Int32GetDatum((int32) results[i].http_status);
+		values[4] = CStringGetTextDatum(results[i].error);
+		if (SPI_execute_with_args(sql,
+								  5, types, values, NULL, false, 0) < 0)
+			elog(ERROR, "tensafe_dr notifier: could not record a delivery outcome");
+	}
+	end_work();
+}
+
+static void
+post(Delivery *d, DrHttpResult *r)
+{
+	pgstat_report_activity(STATE_RUNNING, "tensafe_dr notifier: delivering");
+	dr_http_post(d->url, d->signature, d->body, d->key, d->event_type,
+				 dr_webhook_connect_timeout_ms, dr_webhook_timeout_ms, r);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (!r->delivered)
+		ereport(LOG,
+				(errmsg("tensafe_dr notifier: delivery %s failed: %s", d->key, r->error)));
+}
+
+/* Primary: one batch from the outbox.  Returns how many were attempted. */
+static int
+deliver_outbox(MemoryContext cxt)
+{
+	Delivery   *batch = NULL;
+	DrHttpResult *results;
+	int			n;
+	int			i;
+
+	n = fetch("SELECT idempotency_key, url, secret, body, event_type, id"
+			  " FROM %s.dr_outbox_due(" CppAsString2(DR_BATCH) ")", true, &batch, cxt);
+	if (n == 0)
+		return 0;
+	results = palloc0(sizeof(DrHttpResult) * n);
+	for (i = 0; i < n; i++)
+		post(&batch[i], &results[i]);
+	record_outcomes(batch, results, n);
+	return n;
+}
+
+/*
+ * Standby: deliver the journal's pending events.  Failed keys wait in a
+ * small in-memory table until their retry time.
+ */
+typedef struct StandbyRetry
+{
+	char		key[256];
+	int			attempts;
+	TimestampTz next_at;
+} StandbyRetry;
+
+static HTAB *standby_retries = NULL;
+
+static void
+deliver_journal(MemoryContext cxt)
+{
+	Delivery   *batch = NULL;
+	int			n;
+	int			i;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (standby_retries == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = 256;
+		ctl.entrysize = sizeof(StandbyRetry);
+		standby_retries = hash_create("tensafe_dr standby retries", 64, &ctl,
+									  HASH_ELEM | HASH_STRINGS);
+	}
+	n = fetch("SELECT idempotency_key, url, secret, body, event_type"
+			  " FROM %s.dr_journal_deliveries()", false, &batch, cxt);
+	for (i = 0; i < n; i++)
+	{
+		Delivery   *d = &batch[i];
+		DrHttpResult r;
+		bool		found;
+		StandbyRetry *retry;
+		char		key[256];
+
+		strlcpy(key, d->key, sizeof(key));
+		retry = hash_search(standby_retries, key, HASH_FIND, &found);
+		if (found && (retry->next_at > now || retry->attempts >= dr_webhook_max_attempts))
+			continue;
+		post(d, &r);
+		if (r.delivered)
+		{
+			dr_delivered_append(d->key);
+			if (found)
+				hash_search(standby_retries, key, HASH_REMOVE, NULL);
+			continue;
+		}
+		retry = hash_search(standby_retries, key, HASH_ENTER, &found);
+		if (!found)
+			retry->attempts = 0;
+		retry->attempts++;
+		retry->next_at = now + (TimestampTz) Min((double) dr_webhook_backoff_max_ms,
+												 dr_webhook_backoff_base_ms * pow(2.0, retry->attempts - 1)) * 1000;
+	}
+}
+
+/* Primary: incident updates and escalations. */
+static void
+housekeeping(void)
+{
+	begin_work("tensafe_dr notifier: incident updates and escalation");
+	{
+		char	   *schema = extension_schema();
+
+		if (schema != NULL &&
+			SPI_execute(psprintf("SELECT %s.dr_notify_housekeeping()", schema), false, 0) < 0)
+			elog(ERROR, "tensafe_dr notifier: housekeeping failed");
+	}
+	end_work();
+}
+
+void
+dr_notifier_main(Datum main_arg)
+{
+	MemoryContext pass_cxt;
+	TimestampTz next_housekeeping = 0;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(dr_database, NULL, 0);
+	pgstat_report_appname("tensafe_dr notifier");
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
+	dr_http_init();
+
+	pass_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr notifier pass",
+									 ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		MemoryContext old;
+		int			attempted = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		old = MemoryContextSwitchTo(pass_cxt);
+		PG_TRY();
+		{
+			if (!RecoveryInProgress())
+			{
+				attempted = deliver_outbox(pass_cxt);
+				if (GetCurrentTimestamp() >= next_housekeeping)
+				{
+					housekeeping();
+					next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																	DR_HOUSEKEEPING_MS);
+				}
+			}
+			else
+				deliver_journal(pass_cxt);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(pass_cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			attempted = 0;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(pass_cxt);
+
+		/* a full batch: there may be more due right away */
+		if (attempted < DR_BATCH)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 DR_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
