@@ -256,6 +256,7 @@ sub stop_all
 
 END
 {
+	local $?;    # keep the test's exit status: waitpid below would overwrite it
 	$_->stop_all for @all;
 }
 

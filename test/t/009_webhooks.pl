@@ -44,7 +44,7 @@ sub stop_receiver
 	waitpid($receiver_pid, 0);
 	$receiver_pid = undef;
 }
-END { stop_receiver(); }
+END { local $?; stop_receiver(); }
 
 sub received
 {
