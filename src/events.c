@@ -106,7 +106,7 @@ dr_journal_event(const char *event_type, int level, bool successful,
 	appendStringInfoString(&buf, details_json ? details_json : "{}");
 	appendStringInfoChar(&buf, '}');
 
-	seq = dr_journal_append(buf.data, buf.len);
+	seq = dr_journal_append(buf.data, buf.len, event_type);
 	pfree(buf.data);
 	return seq;
 }
@@ -122,13 +122,18 @@ dr_journal_append_sql(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *payload = PG_GETARG_JSONB_P(0);
 	char	   *text;
+	JsonbValue *type;
+	char	   *event_type = "EVENT";
 
 	if (!JB_ROOT_IS_OBJECT(payload))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("journal payload must be a JSON object")));
+	type = getKeyJsonValueFromContainer(&payload->root, "event_type", strlen("event_type"), NULL);
+	if (type != NULL && type->type == jbvString)
+		event_type = pnstrdup(type->val.string.val, type->val.string.len);
 	text = JsonbToCString(NULL, &payload->root, VARSIZE(payload));
-	PG_RETURN_INT64((int64) dr_journal_append(text, strlen(text)));
+	PG_RETURN_INT64((int64) dr_journal_append(text, strlen(text), event_type));
 }
 
 /*

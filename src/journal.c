@@ -93,6 +93,9 @@ typedef struct DrJournalShared
 	uint64		next_seq;
 	uint64		flushed_upto;
 	off_t		end;			/* append position */
+	/* the last event appended since start, for dr_status() (0: none) */
+	TimestampTz last_event_at;
+	char		last_event[96];
 } DrJournalShared;
 
 static DrJournalShared *Journal = NULL;
@@ -435,7 +438,7 @@ open_for_append(void)
  *		Append one event (JSON text) and fsync; returns its sequence number.
  */
 uint64
-dr_journal_append(const char *payload, int len)
+dr_journal_append(const char *payload, int len, const char *event_type)
 {
 	uint64		seq;
 	int			fd;
@@ -453,6 +456,9 @@ dr_journal_append(const char *payload, int len)
 	CloseTransientFile(fd);
 	Journal->next_seq = seq + 1;
 	Journal->end += sizeof(DrJournalRecord) + len;
+	Journal->last_event_at = GetCurrentTimestamp();
+	snprintf(Journal->last_event, sizeof(Journal->last_event), "%s at %s",
+			 event_type, timestamptz_to_str(Journal->last_event_at));
 	LWLockRelease(Journal->lock);
 	return seq;
 }
@@ -595,4 +601,22 @@ dr_journal_test_crash_point(const char *point)
 		elog(PANIC, "tensafe_dr: test crash at %s", point);
 	}
 	pfree(trigger);
+}
+
+/*
+ * dr_journal_last_event
+ *		The last event appended since the server started ("TYPE at time" into
+ *		summary) and when; 0 if none.  Cheap: no file access, so the worker
+ *		can show it in dr_status() without reading a standby's whole journal.
+ */
+TimestampTz
+dr_journal_last_event(char *summary, Size len)
+{
+	TimestampTz at;
+
+	LWLockAcquire(Journal->lock, LW_SHARED);
+	at = Journal->last_event_at;
+	strlcpy(summary, Journal->last_event, len);
+	LWLockRelease(Journal->lock);
+	return at;
 }

@@ -25,7 +25,8 @@ typedef struct DrJournalEntry
 
 extern Size dr_journal_shmem_size(void);
 extern void dr_journal_shmem_init(LWLock *lock);
-extern uint64 dr_journal_append(const char *payload, int len);
+extern uint64 dr_journal_append(const char *payload, int len, const char *event_type);
+extern TimestampTz dr_journal_last_event(char *summary, Size len);
 extern List *dr_journal_read(bool unflushed_only);
 extern void dr_journal_mark_flushed(uint64 upto);
 extern const char *dr_journal_id(void);
