@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/lib.sh — helpers shared by the benchmarks (source it, as root).
 #
-#   bench_init                 root check, packages, build + install the
-#                              extension, temp dir, cleanup trap
+#   bench_init                 root check, packages, install lock (held
+#                              until exit), build + install the extension,
+#                              temp dir, cleanup trap
 #   bench_node_init NAME       initdb a primary NAME in the temp dir
 #   bench_node_standby NAME P  pg_basebackup a streaming standby NAME of P
 #   bench_node_arm NAME LIBS   write NAME's per-arm settings (arm.conf)
@@ -50,6 +51,10 @@ bench_cleanup() {
         fi
     done
     if [ -n "$BENCH_TMP" ] && [ -d "$BENCH_TMP" ]; then
+        # BENCH_SAVE_LOGS=DIR: keep the server logs of the run
+        if [ -n "${BENCH_SAVE_LOGS:-}" ]; then
+            mkdir -p "$BENCH_SAVE_LOGS" && cp "$BENCH_TMP"/*.log "$BENCH_SAVE_LOGS"/ 2>/dev/null || true
+        fi
         if [ "$rc" -ne 0 ] && [ "${BENCH_KEEP_LOGS_ON_FAILURE:-1}" = 1 ]; then
             for n in "${BENCH_NODES[@]}"; do
                 [ -f "$BENCH_TMP/$n.log" ] || continue
@@ -68,6 +73,15 @@ bench_init() {
     dr_require_root
     if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
         dr_install_packages "${DR_BASE_PACKAGES[@]}"
+    fi
+    # Same lock as test/run-tests.sh, held until this script exits, so that
+    # no other run replaces the installed library under this one.
+    exec 8>/var/tmp/tensafe_dr-install.lock
+    if ! flock -n 8; then
+        dr_log "another run holds /var/tmp/tensafe_dr-install.lock; waiting"
+        flock 8
+    fi
+    if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
         dr_build_and_install
     fi
     command -v pgbench >/dev/null || bench_die "pgbench not found"
@@ -222,6 +236,7 @@ bench_pgbench() {
 # the command name in field 2 may contain spaces, so cut after its ')').
 # bench_proc_ticks PID sys: stime alone.
 bench_proc_ticks() {
+    [[ "$1" =~ ^[0-9]+$ ]] || bench_die "not a PID: '$1'"
     sed 's/^.*) //' "/proc/$1/stat" |
         awk -v what="${2:-all}" '{ print (what == "sys") ? $13 : $12 + $13 }'
 }
@@ -230,6 +245,7 @@ bench_proc_ticks() {
 # exact, where ticks are sampled at 1/CLK_TCK granularity.  Empty if the
 # kernel has no schedstat.
 bench_proc_ns() {
+    [[ "$1" =~ ^[0-9]+$ ]] || bench_die "not a PID: '$1'"
     [ -r "/proc/$1/schedstat" ] && awk '{ print $1 }' "/proc/$1/schedstat" || true
 }
 

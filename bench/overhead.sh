@@ -21,18 +21,30 @@
 # starts from the same state), CHECKPOINT, an unmeasured warm-up, then
 # pgbench -n -c $CLIENTS -j $JOBS -T $SECONDS_PER_ROUND (builtin tpcb-like).
 #
+# Then an idle period in the "with" arm (no client, autovacuum off after a
+# VACUUM ANALYZE, so that idle means idle).
+#
 # Printed: TPS of every round, the median of each arm and the ratio
-# with/without (target >= 0.99); the worker's CPU time (utime+stime from
+# with/without (target >= 0.99), and each "with" round against the "without"
+# rounds next to it; the primary worker's CPU time (utime+stime from
 # /proc/PID/stat, and the exact on-CPU time from /proc/PID/schedstat) over the
-# measured "with" rounds and over an idle period, as seconds per hour (target
-# < 2 s/h).
+# measured "with" rounds and over the idle period, as seconds per hour
+# (target < 2 s/h); the same for the standby's worker and for all of the
+# library's background processes on both nodes (worker, notifier, ...); the
+# idle primary's WAL by record type; the idle CPU of all server processes.
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3] rounds per arm, SECONDS_PER_ROUND [30], WARMUP_SECONDS [5],
 #   IDLE_SECONDS [60], SCALE [10], CLIENTS [8], JOBS [2],
-#   STANDBY_LIBRARY [same|none], IDLE_BASELINE [0]: 1 also measures the whole
-#   cluster's idle CPU without the library, QUICK [0]: 1 = 3 rounds of 5 s,
-#   10 s idle.  BENCH_SKIP_BUILD=1 skips the package check and the build.
+#   STANDBY_LIBRARY [same|none],
+#   ORDER [abab]: the arms of each pair of rounds, a = without, b = with;
+#     baba puts "with" first, abba alternates (with an even ROUNDS it cancels
+#     any advantage of going first or second),
+#   IDLE_BASELINE [0]: 1 = a second idle period without the library, for the
+#     CPU of all server processes with and without,
+#   QUICK [0]: 1 = 3 rounds of 5 s, 1 s warm-up, 10 s idle.
+#   BENCH_SKIP_BUILD=1 skips the package check and the build;
+#   BENCH_SAVE_LOGS=DIR keeps the server logs.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -49,7 +61,9 @@ CLIENTS=${CLIENTS:-8}
 JOBS=${JOBS:-2}
 STANDBY_LIBRARY=${STANDBY_LIBRARY:-same}
 IDLE_BASELINE=${IDLE_BASELINE:-0}
+ORDER=${ORDER:-abab}
 
+case "$ORDER" in abab|baba|abba) ;; *) bench_die "ORDER must be abab, baba or abba" ;; esac
 case "$STANDBY_LIBRARY" in same|none) ;; *) bench_die "STANDBY_LIBRARY must be same or none" ;; esac
 [ "$ROUNDS" -ge 1 ] || bench_die "ROUNDS must be at least 1"
 [ "$ROUNDS" -ge 3 ] || echo "warning: fewer than 3 rounds per arm; the medians mean little" >&2
@@ -57,6 +71,26 @@ case "$STANDBY_LIBRARY" in same|none) ;; *) bench_die "STANDBY_LIBRARY must be s
 bench_init
 
 WORKER_SQL="SELECT pid FROM pg_stat_activity WHERE backend_type = 'tensafe_dr'"
+# every background process of the library (the worker, the notifier, ...)
+LIBPROCS_SQL="SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'tensafe\\_dr%' ORDER BY pid"
+
+# PIDs of the library's processes on both nodes, one line
+lib_pids() {
+    { bench_psql primary "$LIBPROCS_SQL"; bench_psql standby "$LIBPROCS_SQL"; } | tr '\n' ' '
+}
+# on-CPU ns summed over PIDs (0 for a PID without schedstat)
+sum_ns() {
+    local t=0 p v
+    for p in "$@"; do
+        v=$(bench_proc_ns "$p"); t=$(( t + ${v:-0} ))
+    done
+    echo "$t"
+}
+lib_names() {
+    { bench_psql primary "SELECT backend_type FROM pg_stat_activity WHERE backend_type LIKE 'tensafe\\_dr%'"
+      bench_psql standby "SELECT backend_type FROM pg_stat_activity WHERE backend_type LIKE 'tensafe\\_dr%'"; } |
+        sort | uniq -c | awk '{ c = $1; $1 = ""; printf "%s%s%s x%d", sep, "", substr($0, 2), c; sep = ", " }'
+}
 
 # set_arm ARM: write both nodes' settings for ARM (without|with).
 set_arm() {
@@ -112,19 +146,25 @@ bench_wait_caught_up primary
 printf '    primary port %s, standby port %s, standby library: %s\n' \
     "${BENCH_PORT[primary]}" "${BENCH_PORT[standby]}" \
     "$([ "$STANDBY_LIBRARY" = same ] && echo "same as primary in each arm" || echo "never")"
-printf '    %s rounds per arm, %s s each (+%s s warm-up), pgbench -n -c %s -j %s\n' \
-    "$ROUNDS" "$SECONDS_PER_ROUND" "$WARMUP_SECONDS" "$CLIENTS" "$JOBS"
+printf '    %s rounds per arm, %s s each (+%s s warm-up), pgbench -n -c %s -j %s, order %s\n' \
+    "$ROUNDS" "$SECONDS_PER_ROUND" "$WARMUP_SECONDS" "$CLIENTS" "$JOBS" "$ORDER"
 bench_source_note
 bench_machine_note
 
-declare -a TPS_WITHOUT=() TPS_WITH=()
+declare -a TPS_WITHOUT=() TPS_WITH=() SEQ_ARM=() SEQ_TPS=()
 W_TICKS=0; W_SYS=0; W_NS=0; W_SECS=0; W_NS_OK=1     # primary worker, "with" rounds
 S_TICKS=0; S_NS=0                          # standby worker, "with" rounds
+L_NS=0                                     # all library processes, both nodes
 
 bench_log "rounds"
 printf '    %-6s %-8s %12s   %s\n' round arm tps "worker cpu (primary)"
 for r in $(seq 1 "$ROUNDS"); do
-    for arm in without with; do
+    case "$ORDER" in
+        abab) pair="without with" ;;
+        baba) pair="with without" ;;
+        abba) if [ $(( r % 2 )) = 1 ]; then pair="without with"; else pair="with without"; fi ;;
+    esac
+    for arm in $pair; do
         restart_arm "$arm"
         for sql in "VACUUM pgbench_branches" "VACUUM pgbench_tellers" \
                    "TRUNCATE pgbench_history" "CHECKPOINT"; do
@@ -143,6 +183,7 @@ for r in $(seq 1 "$ROUNDS"); do
             t0=$(bench_now); k0=$(bench_proc_ticks "$wpid"); n0=$(bench_proc_ns "$wpid")
             y0=$(bench_proc_ticks "$wpid" sys)
             if [ -n "$spid" ]; then sk0=$(bench_proc_ticks "$spid"); sn0=$(bench_proc_ns "$spid"); fi
+            read -r -a lpids <<< "$(lib_pids)"; ln0=$(sum_ns "${lpids[@]}")
         fi
 
         tps=$(bench_pgbench primary -n -c "$CLIENTS" -j "$JOBS" -T "$SECONDS_PER_ROUND")
@@ -155,6 +196,9 @@ for r in $(seq 1 "$ROUNDS"); do
             W_TICKS=$(( W_TICKS + k1 - k0 )); W_SYS=$(( W_SYS + y1 - y0 ))
             W_SECS=$(bench_calc "$W_SECS + $t1 - $t0")
             if [ -n "$n0" ] && [ -n "$n1" ]; then W_NS=$(( W_NS + n1 - n0 )); else W_NS_OK=0; fi
+            [ "$(lib_pids)" = "${lpids[*]} " ] ||
+                bench_die "a tensafe_dr process restarted during round $r"
+            ln1=$(sum_ns "${lpids[@]}"); L_NS=$(( L_NS + ln1 - ln0 ))
             if [ -n "$spid" ]; then
                 sk1=$(bench_proc_ticks "$spid"); sn1=$(bench_proc_ns "$spid")
                 S_TICKS=$(( S_TICKS + sk1 - sk0 ))
@@ -163,16 +207,19 @@ for r in $(seq 1 "$ROUNDS"); do
             note=$(printf '%d ticks, %.1f ms on CPU in %.0f s' "$(( k1 - k0 ))" \
                 "$(bench_calc "(${n1:-0} - ${n0:-0}) / 1000000")" "$(bench_calc "$t1 - $t0")")
             TPS_WITH+=("$tps")
+            SEQ_ARM+=(with); SEQ_TPS+=("$tps")
         else
             TPS_WITHOUT+=("$tps")
+            SEQ_ARM+=(without); SEQ_TPS+=("$tps")
         fi
         printf '    %-6s %-8s %12.1f   %s\n' "$r" "$arm" "$tps" "$note"
     done
 done
 
 # ---------------------------------------------------------------------------
-# Idle: the last round left both servers in the "with" arm.
+# Idle, in the "with" arm (where the last round may not have left it).
 bench_log "idle: $IDLE_SECONDS s with the library, no client"
+[ "$arm" = with ] || restart_arm with
 settle_idle() {
     # idle means idle: no autovacuum catching up on the rounds' dead rows
     # (off for the idle periods only, in both arms alike)
@@ -193,11 +240,15 @@ t0=$(bench_now); k0=$(bench_proc_ticks "$wpid"); n0=$(bench_proc_ns "$wpid")
 y0=$(bench_proc_ticks "$wpid" sys)
 c0=$(bench_sum_ticks "${IDLE_PIDS[@]}")
 [ -n "$spid" ] && { sk0=$(bench_proc_ticks "$spid"); sn0=$(bench_proc_ns "$spid"); }
+read -r -a lpids <<< "$(lib_pids)"; ln0=$(sum_ns "${lpids[@]}")
+LIB_NAMES=$(lib_names)
 sleep "$IDLE_SECONDS"
 t1=$(bench_now); k1=$(bench_proc_ticks "$wpid"); n1=$(bench_proc_ns "$wpid")
 y1=$(bench_proc_ticks "$wpid" sys)
 c1=$(bench_sum_ticks "${IDLE_PIDS[@]}")
 [ -n "$spid" ] && { sk1=$(bench_proc_ticks "$spid"); sn1=$(bench_proc_ns "$spid"); }
+ln1=$(sum_ns "${lpids[@]}")
+[ "$(lib_pids)" = "${lpids[*]} " ] || bench_die "a tensafe_dr process restarted while idle"
 lsn1=$(bench_psql primary "SELECT pg_current_wal_lsn()")
 [ "$(bench_psql primary "$WORKER_SQL")" = "$wpid" ] || bench_die "the primary's worker restarted while idle"
 IDLE_SECS=$(bench_calc "$t1 - $t0")
@@ -240,18 +291,21 @@ bench_log "results"
 printf '    TPS without: %s   (median %.1f, spread %s%%)\n' "${TPS_WITHOUT[*]}" "$med_without" "$(spread "${TPS_WITHOUT[@]}")"
 printf '    TPS with:    %s   (median %.1f, spread %s%%)\n' "${TPS_WITH[*]}" "$med_with" "$(spread "${TPS_WITH[@]}")"
 printf '    ratio with/without (medians): %.4f   (target >= 0.99)\n' "$ratio"
-# Drift-cancelling view: each "with" round against the mean of the
-# "without" rounds either side of it (the one before only, for the last).
+# Drift-cancelling view: each "with" round against the mean of the nearest
+# "without" round before it and the nearest after it (whichever exist).
 declare -a SANDWICH=()
-for i in "${!TPS_WITH[@]}"; do
-    if [ $(( i + 1 )) -lt "${#TPS_WITHOUT[@]}" ]; then
-        base=$(bench_calc "(${TPS_WITHOUT[$i]} + ${TPS_WITHOUT[$((i + 1))]}) / 2")
-    else
-        base=${TPS_WITHOUT[$i]}
-    fi
-    SANDWICH+=("$(bench_calc "${TPS_WITH[$i]} / $base")")
+for p in "${!SEQ_ARM[@]}"; do
+    [ "${SEQ_ARM[$p]}" = with ] || continue
+    sum=0; n=0
+    for (( q = p - 1; q >= 0; q-- )); do
+        if [ "${SEQ_ARM[$q]}" = without ]; then sum=$(bench_calc "$sum + ${SEQ_TPS[$q]}"); n=$(( n + 1 )); break; fi
+    done
+    for (( q = p + 1; q < ${#SEQ_ARM[@]}; q++ )); do
+        if [ "${SEQ_ARM[$q]}" = without ]; then sum=$(bench_calc "$sum + ${SEQ_TPS[$q]}"); n=$(( n + 1 )); break; fi
+    done
+    if [ "$n" -gt 0 ]; then SANDWICH+=("$(bench_calc "${SEQ_TPS[$p]} * $n / $sum")"); fi
 done
-printf '    per-round ratios (with_i / mean of the without rounds around it):'
+printf '    per-round ratios (each with round / mean of the without rounds next to it):'
 printf ' %.4f' "${SANDWICH[@]}"
 printf '   median %.4f\n' "$(bench_median "${SANDWICH[@]}")"
 
@@ -269,6 +323,8 @@ if [ -n "$spid" ]; then
         "$(per_hour "$S_NS / 1e9" "$W_SECS")" "$(per_hour "(${sn1:-0} - ${sn0:-0}) / 1e9" "$IDLE_SECS")" \
         "$S_TICKS" "$(( sk1 - sk0 ))"
 fi
+printf '    all tensafe_dr processes (%s): under load %.3f s/h, idle %.3f s/h (schedstat)\n' \
+    "$LIB_NAMES" "$(per_hour "$L_NS / 1e9" "$W_SECS")" "$(per_hour "($ln1 - $ln0) / 1e9" "$IDLE_SECS")"
 printf '\n    idle WAL on the primary with the library: %.0f bytes/s\n' \
     "$(bench_calc "$IDLE_WAL / $IDLE_SECS")"
 printf '      records: %s\n' "${IDLE_WAL_KINDS:-(pg_waldump gave nothing)}"

@@ -34,6 +34,10 @@
 #            call returned, inside the same statement (parse + plan + run)
 #   elapsed  (dr_promote() only) its own "elapsed" column: from its start to
 #            before it journals PROMOTED, i.e. without that last fsync
+# and, under each round, dr_promote()'s time split at the two journal records
+# it writes (PROMOTE_CHECK, PROMOTED; see dr_phases below): pre (up to the
+# check's record), mid (pg_promote() and what surrounds it), build (the
+# PROMOTED event) and tail (its journal write + fsync, and returning).
 # Printed: every round, the median of each method, the added time
 # median(dr) - median(pg) and the median of the per-round differences
 # (target <= 50 ms), and the ratio of the medians.
@@ -45,7 +49,8 @@
 #
 # If dr_promote() refuses (the gate) or fails, the round is reported, the
 # standby is promoted with pg_promote() so the round can end, and that round
-# is left out of the medians.
+# is left out of the medians; if it promoted in no round, the exit status
+# is 1.
 #
 # Environment (defaults in brackets): ROUNDS [5], CATCHUP_TIMEOUT [60] s to
 # wait for streaming / rpo_state 'ok'.  BENCH_SKIP_BUILD=1 skips the package
@@ -62,14 +67,16 @@ CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-60}
 bench_init
 
 DR_SQL="SELECT p.promoted, round(1000 * extract(epoch FROM p.elapsed), 3),
-               round(1000 * extract(epoch FROM clock_timestamp() - statement_timestamp()), 3)
+               round(1000 * extract(epoch FROM clock_timestamp() - statement_timestamp()), 3),
+               extract(epoch FROM statement_timestamp()), extract(epoch FROM clock_timestamp())
           FROM dr_promote() p"
 # pg_promote() first in the target list: evaluated left to right
 PG_SQL="SELECT pg_promote(true, 60), NULL,
                round(1000 * extract(epoch FROM clock_timestamp() - statement_timestamp()), 3)"
 
 # timed_call NODE SQL: run SQL in a fresh session on NODE; sets CALL_OK
-# (1/0), CALL_CLIENT_MS, CALL_SERVER_MS, CALL_ELAPSED_MS, CALL_OUT.
+# (1/0), CALL_CLIENT_MS, CALL_SERVER_MS, CALL_ELAPSED_MS, CALL_OUT, and for
+# DR_SQL CALL_T_START, CALL_T_END (epoch s: statement start, end).
 timed_call() {
     local name=$1 sql=$2 row
     CALL_OK=1
@@ -80,8 +87,41 @@ timed_call() {
     row=$(printf '%s\n' "$CALL_OUT" | grep -v '^Time: ' | grep '|' | head -n1 || true)
     CALL_ELAPSED_MS=$(printf '%s' "$row" | cut -d'|' -f2)
     CALL_SERVER_MS=$(printf '%s' "$row" | cut -d'|' -f3)
+    CALL_T_START=$(printf '%s' "$row" | cut -d'|' -f4)
+    CALL_T_END=$(printf '%s' "$row" | cut -d'|' -f5)
     [ "$CALL_OK" = 1 ] && [ "$(printf '%s' "$row" | cut -d'|' -f1)" = t ] || CALL_OK=0
     [ -n "$CALL_CLIENT_MS" ] || CALL_CLIENT_MS=NaN
+}
+
+# dr_phases NODE: where dr_promote()'s time went on NODE, from the journal
+# records it wrote (written_at = just before the write and fsync), appended
+# to PH_PRE, PH_MID, PH_BUILD, PH_TAIL (ms) and printed:
+#   pre    statement start -> PROMOTE_CHECK written: parse, plan, compile
+#          dr_promote(), dr_promote_check()'s figures and its event
+#   mid    -> PROMOTED built: that fsync, pg_promote() (its 100 ms polls),
+#          the timeline, compiling dr_log_event()
+#   build  -> PROMOTED written: node facts, incident, actor, payload
+#   tail   -> statement end: the journal write, fsync (and waiting for the
+#          journal's lock), returning the row
+dr_phases() {
+    local name=$1 row chk occ wr pre mid build tail
+    row=$(bench_psql "$name" "
+        SELECT extract(epoch FROM max(written_at) FILTER (WHERE payload->>'event_type' = 'PROMOTE_CHECK')),
+               extract(epoch FROM max((payload->>'occurred_at')::timestamptz) FILTER (WHERE payload->>'event_type' = 'PROMOTED')),
+               extract(epoch FROM max(written_at) FILTER (WHERE payload->>'event_type' = 'PROMOTED'))
+          FROM dr_journal_entries()" 2>/dev/null) || row=""
+    IFS='|' read -r chk occ wr <<<"$row"
+    if [ -z "$chk" ] || [ -z "$occ" ] || [ -z "$wr" ] || [ -z "$CALL_T_START" ]; then
+        printf '          (no PROMOTE_CHECK / PROMOTED journal records on %s: no breakdown)\n' "$name"
+        return 0
+    fi
+    pre=$(bench_calc "1000 * ($chk - $CALL_T_START)")
+    mid=$(bench_calc "1000 * ($occ - $chk)")
+    build=$(bench_calc "1000 * ($wr - $occ)")
+    tail=$(bench_calc "1000 * ($CALL_T_END - $wr)")
+    PH_PRE+=("$pre"); PH_MID+=("$mid"); PH_BUILD+=("$build"); PH_TAIL+=("$tail")
+    printf '          dr_promote() on %s: pre %.1f, mid %.1f, build %.1f, tail %.1f\n' \
+        "$name" "$pre" "$mid" "$build" "$tail"
 }
 
 # Both standbys streaming from the primary and replayed up to its WAL now.
@@ -105,13 +145,14 @@ bench_source_note
 bench_machine_note
 
 declare -a DR_MS=() PG_MS=() DIFF_MS=() DR_SRV=() PG_SRV=() DR_EL=() CONTACT_WAIT=()
+declare -a PH_PRE=() PH_MID=() PH_BUILD=() PH_TAIL=()
 REFUSED=0
 
 bench_log "rounds (ms; client = psql \\timing, server = inside the statement)"
 printf '    %-5s %-12s %10s %10s %10s   %-12s %10s %10s %10s   %8s\n' \
     round "A: method" client server elapsed "B: method" client server elapsed "dr - pg"
 for r in $(seq 1 "$ROUNDS"); do
-    a="a$r"; b="b$r"; d_ms=; p_ms=
+    a="a$r"; b="b$r"; d_ms=; p_ms=; d_node=
     [ "$r" -gt 1 ] && bench_node_start primary
     for s in "$a" "$b"; do
         bench_node_standby "$s" primary >/dev/null
@@ -141,7 +182,7 @@ for r in $(seq 1 "$ROUNDS"); do
         if [ "$m" = dr ]; then
             timed_call "$s" "$DR_SQL"
             if [ "$CALL_OK" = 1 ]; then
-                d_ms=$CALL_CLIENT_MS
+                d_ms=$CALL_CLIENT_MS; d_node=$s; d_start=$CALL_T_START; d_end=$CALL_T_END
                 DR_SRV+=("$CALL_SERVER_MS"); DR_EL+=("$CALL_ELAPSED_MS")
                 line+=$(printf '%-12s %10.1f %10.1f %10.1f   ' dr_promote "$CALL_CLIENT_MS" "$CALL_SERVER_MS" "$CALL_ELAPSED_MS")
             else
@@ -175,6 +216,10 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     # line: A's call (first), then B's
     printf '    %-5s %s\n' "$r" "$line"
+    if [ -n "$d_node" ]; then
+        CALL_T_START=$d_start; CALL_T_END=$d_end
+        dr_phases "$d_node"
+    fi
 
     for s in "$a" "$b"; do
         bench_node_stop "$s"
@@ -195,9 +240,15 @@ if [ "${#DR_MS[@]}" -gt 0 ]; then
     printf '    added time, median of per-round differences: %.1f ms   (%s)\n' \
         "$(bench_median "${DIFF_MS[@]}")" "${DIFF_MS[*]}"
     printf '    ratio median(dr) / median(pg): %.3f\n' "$(bench_calc "$md / $mp")"
+    if [ "${#PH_PRE[@]}" -gt 0 ]; then
+        printf '    dr_promote() phases, medians: pre %.1f, mid %.1f (pg_promote() server median %.1f), build %.1f, tail %.1f\n' \
+            "$(bench_median "${PH_PRE[@]}")" "$(bench_median "${PH_MID[@]}")" "$(bench_median "${PG_SRV[@]}")" \
+            "$(bench_median "${PH_BUILD[@]}")" "$(bench_median "${PH_TAIL[@]}")"
+    fi
 fi
 printf '    wait from rpo_state = ok to a recorded contact (dr_samples(1)): median %.2f s, max %.2f s\n' \
     "$(bench_median "${CONTACT_WAIT[@]}")" "$(printf '%s\n' "${CONTACT_WAIT[@]}" | sort -g | tail -n1)"
 [ "$REFUSED" -gt 0 ] && printf '    dr_promote() did not promote in %s of %s rounds (left out above)\n' "$REFUSED" "$ROUNDS"
 bench_machine_note
 bench_check_lib_unchanged
+[ "${#DR_MS[@]}" -gt 0 ] || bench_die "dr_promote() promoted in none of the $ROUNDS rounds"

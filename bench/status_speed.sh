@@ -2,7 +2,7 @@
 # bench/status_speed.sh — dr_status() calls/s against the SQL a DBA would
 # otherwise run for the same facts.
 #
-# Run as root:   bash bench/status_speed.sh           (~4.5 min)
+# Run as root:   bash bench/status_speed.sh           (~6.5 min)
 #                QUICK=1 bash bench/status_speed.sh   (~1 min, smoke test)
 #
 # A primary and a streaming standby, both with tensafe_dr preloaded
@@ -15,7 +15,10 @@
 #             pg_last_xact_replay_timestamp() and friends; it returns fewer
 #             facts than dr_status() (no time-based RPO lag, no judgment),
 #             so the comparison flatters it, if anything
-#   floor     SELECT 1, the cost of a round trip (only with FLOOR=1)
+#   floor     SELECT 1, the cost of a round trip and of pgbench itself
+#             (FLOOR=0 leaves it out); subtracted from the others' time per
+#             call it gives each query's own cost, which the ratio of calls/s
+#             understates (both pay the same round trip)
 #
 # interleaved dr, hand, dr, hand, ... ($ROUNDS of each), and prints the median
 # calls/s of each and the ratio dr/hand per node and client count (target:
@@ -23,7 +26,7 @@
 #
 # Environment (defaults in brackets): ROUNDS [3], SECONDS_PER_RUN [10],
 # CLIENTS ["1 2"], PROTOCOL [simple] (pgbench -M: simple, extended, prepared),
-# FLOOR [0], QUICK [0]: 1 = 3 s runs, 1 client.  BENCH_SKIP_BUILD=1 skips the
+# FLOOR [1], QUICK [0]: 1 = 3 s runs, 1 client.  BENCH_SKIP_BUILD=1 skips the
 # package check and the build.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -35,7 +38,7 @@ ROUNDS=${ROUNDS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 CLIENTS=${CLIENTS:-1 2}
 PROTOCOL=${PROTOCOL:-simple}
-FLOOR=${FLOOR:-0}
+FLOOR=${FLOOR:-1}
 [ "$ROUNDS" -ge 1 ] || bench_die "ROUNDS must be at least 1"
 
 bench_init
@@ -145,22 +148,31 @@ for node in primary standby; do
 done
 
 bench_log "results: median calls/s, ratio dr_status() / hand-written (target >= 2)"
-printf '    %-8s %7s %12s %12s %8s' node clients dr_status hand-written ratio
-[ "$FLOOR" = 1 ] && printf ' %12s' "SELECT 1"
+printf '    %-8s %7s %10s %12s %7s' node clients dr_status hand-written ratio
+[ "$FLOOR" = 1 ] && printf ' %10s %24s %7s' "SELECT 1" "us/call above SELECT 1" ratio
 printf '\n'
+[ "$FLOOR" = 1 ] && printf '    %-8s %7s %10s %12s %7s %10s %12s %11s\n' "" "" "" "" "" "" dr_status hand-written
 for node in primary standby; do
     for c in $CLIENTS; do
         # shellcheck disable=SC2086
         md=$(bench_median ${RESULTS["$node $c dr"]})
         # shellcheck disable=SC2086
         mh=$(bench_median ${RESULTS["$node $c hand"]})
-        printf '    %-8s %7s %12.0f %12.0f %8.2f' "$node" "$c" "$md" "$mh" "$(bench_calc "$md / $mh")"
+        printf '    %-8s %7s %10.0f %12.0f %7.2f' "$node" "$c" "$md" "$mh" "$(bench_calc "$md / $mh")"
         if [ "$FLOOR" = 1 ]; then
             # shellcheck disable=SC2086
-            printf ' %12.0f' "$(bench_median ${RESULTS["$node $c floor"]})"
+            mf=$(bench_median ${RESULTS["$node $c floor"]})
+            # time per call (us, per client) minus that of SELECT 1: the query's own cost
+            xd=$(bench_calc "1e6 * $c / $md - 1e6 * $c / $mf")
+            xh=$(bench_calc "1e6 * $c / $mh - 1e6 * $c / $mf")
+            printf ' %10.0f %12.1f %11.1f' "$mf" "$xd" "$xh"
+            if awk -v d="$xd" 'BEGIN { exit !(d > 0) }'; then
+                printf ' %7.2f' "$(bench_calc "$xh / $xd")"
+            else
+                printf ' %7s' "n/a"
+            fi
         fi
         printf '\n'
     done
 done
 bench_machine_note
-bench_check_lib_unchanged

@@ -28,6 +28,7 @@
 
 #include "utils/guc.h"
 
+#include "backup_paths.h"
 #include "guc.h"
 
 char	   *dr_database = NULL;
@@ -42,6 +43,7 @@ int			dr_heartbeat_interval_ms = 1000;
 int			dr_history_interval_s = 60;
 int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
+int			dr_position_retention_s = 30 * 24 * 3600;
 
 static bool dr_gucs_defined = false;
 
@@ -119,6 +121,21 @@ check_rto_max(int *newval, void **extra, GucSource source)
 					  "tensafe_dr.rto_target", "tensafe_dr.rto_max");
 }
 
+/*
+ * The LSN/time map needs two samples to interpolate between: keep at least
+ * two history intervals of them.
+ */
+static bool
+check_position_retention(int *newval, void **extra, GucSource source)
+{
+	if (!dr_gucs_defined || *newval >= 2 * dr_history_interval_s)
+		return true;
+	GUC_check_errdetail("tensafe_dr.position_retention (%d s) must be at least twice tensafe_dr.history_interval (%d s), or fewer than two WAL-position samples are kept.",
+						*newval, dr_history_interval_s);
+	GUC_check_errhint("Raise tensafe_dr.position_retention or lower tensafe_dr.history_interval.");
+	return false;
+}
+
 static void
 define_objective(const char *name, const char *desc, int *var, int boot,
 				 GucIntCheckHook hook)
@@ -182,6 +199,13 @@ dr_define_gucs(void)
 							"Promotion gate: dr_promote() refuses a standby that could lose more than this; -1 means tensafe_dr.rpo_max.",
 							NULL, &dr_promote_max_lag_s, -1, -1, DR_MAX_OBJECTIVE_S,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.position_retention",
+							"How long dr_wal_positions keeps the primary's WAL-position samples that map times to LSNs for point-in-time recovery.",
+							NULL, &dr_position_retention_s, 30 * 24 * 3600, 60, 3660 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, check_position_retention, NULL, NULL);
+
+	dr_define_backup_gucs();	/* backup_paths.c */
 
 	MarkGUCPrefixReserved("tensafe_dr");
 	dr_gucs_defined = true;

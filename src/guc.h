@@ -24,6 +24,7 @@ extern int	dr_heartbeat_interval_ms;
 extern int	dr_history_interval_s;
 extern int	dr_history_retention_s;
 extern int	dr_promote_max_lag_s;
+extern int	dr_position_retention_s;
 
 extern void dr_define_gucs(void);
 extern const char *dr_effective_node_name(void);

@@ -17,6 +17,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "backup_progress.h"
 #include "journal.h"
 #include "shared_state.h"
 
@@ -32,6 +33,7 @@ void
 dr_shmem_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)) + dr_journal_shmem_size());
+	RequestAddinShmemSpace(dr_progress_shmem_size());	/* backup verification */
 	/* [0] the ring and worker state, [1] the journal */
 	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, 2);
 }
@@ -58,6 +60,7 @@ dr_shmem_startup(void)
 		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;
 	}
 	dr_journal_shmem_init(&(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[1].lock);
+	dr_progress_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -234,4 +237,28 @@ dr_get_catalog_summary(int64 *open_incident, char *last_event, Size len)
 	*open_incident = DrShared->open_incident;
 	strlcpy(last_event, DrShared->last_event, len);
 	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_set_backup_summary / dr_get_backup_summary
+ *		The stop time of the newest successfully verified backup (0: none),
+ *		as last read from dr_backups by the worker, for dr_status().
+ */
+void
+dr_set_backup_summary(TimestampTz newest_backup_at)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->newest_backup_at = newest_backup_at;
+	LWLockRelease(DrShared->lock);
+}
+
+TimestampTz
+dr_get_backup_summary(void)
+{
+	TimestampTz result;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	result = DrShared->newest_backup_at;
+	LWLockRelease(DrShared->lock);
+	return result;
 }

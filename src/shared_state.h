@@ -80,6 +80,8 @@ typedef struct DrSharedState
 	/* Refreshed by the worker from the catalog (see worker.c) */
 	int64		open_incident;	/* 0 if none */
 	char		last_event[96];	/* "EVENT_TYPE at <time>", empty if none */
+	TimestampTz newest_backup_at;	/* stop time of the newest verified
+									 * backup in dr_backups, 0 if none */
 
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
@@ -109,5 +111,7 @@ typedef struct DrWorkerInfo
 extern void dr_worker_info(DrWorkerInfo *out);
 extern void dr_set_catalog_summary(int64 open_incident, const char *last_event);
 extern void dr_get_catalog_summary(int64 *open_incident, char *last_event, Size len);
+extern void dr_set_backup_summary(TimestampTz newest_backup_at);
+extern TimestampTz dr_get_backup_summary(void);
 
 #endif							/* TENSAFE_DR_SHARED_STATE_H */

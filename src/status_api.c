@@ -21,6 +21,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "backup_paths.h"
 #include "fence.h"
 #include "guc.h"
 #include "journal.h"
@@ -32,7 +33,7 @@ PG_FUNCTION_INFO_V1(dr_status);
 PG_FUNCTION_INFO_V1(dr_standby_lag);
 PG_FUNCTION_INFO_V1(dr_samples);
 
-#define DR_STATUS_COLS 22
+#define DR_STATUS_COLS 24
 #define DR_STANDBY_LAG_COLS 4
 #define DR_SAMPLES_COLS 12
 
@@ -166,6 +167,18 @@ dr_status(PG_FUNCTION_ARGS)
 	}
 	values[20] = BoolGetDatum(dr_is_fenced());
 	values[21] = Int64GetDatum((int64) dr_journal_pending_count());
+	{
+		/* newest verified backup (worker-refreshed) against backup_max_age */
+		TimestampTz newest = dr_get_backup_summary();
+
+		put_timestamp(values, nulls, 22, newest);
+		if (newest == 0)
+			values[23] = CStringGetTextDatum("unknown");
+		else if (st.now - newest > (TimeOffset) dr_backup_max_age_s * USECS_PER_SEC)
+			values[23] = CStringGetTextDatum("warning");
+		else
+			values[23] = CStringGetTextDatum("ok");
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -281,16 +281,41 @@ catalog_work(bool primary, bool history_due)
 		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: sampling lag history");
 		(void) spi_value(psprintf("SELECT %s.dr_history_sample(make_interval(secs => %d))",
 								  schema, dr_history_retention_s));
+		(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
+								  schema, dr_position_retention_s));
 	}
 
 	value = spi_value(psprintf("SELECT max(id) FROM %s.dr_incidents WHERE resolved_at IS NULL",
 							   schema));
 	if (value)
 		open_incident = strtoll(value, NULL, 10);
-	last_event = spi_value(psprintf("SELECT event_type || ' at ' || occurred_at::text"
-									" FROM %s.dr_events ORDER BY occurred_at DESC LIMIT 1",
+	/*
+	 * The last event: the table's newest (by its index), or the last one
+	 * journalled since start if newer -- not the dr_events view, which would
+	 * read a standby's whole journal every second.
+	 */
+	last_event = spi_value(psprintf("SELECT ((extract(epoch FROM occurred_at) - 946684800) * 1000000)::bigint"
+									" || ' ' || event_type || ' at ' || occurred_at::text"
+									" FROM %s.dr_event_log ORDER BY occurred_at DESC LIMIT 1",
 									schema));
+	{
+		char		journalled[96];
+		TimestampTz journalled_at = dr_journal_last_event(journalled, sizeof(journalled));
+		char	   *rest = last_event ? strchr(last_event, ' ') : NULL;
+		TimestampTz table_at = last_event ? strtoll(last_event, NULL, 10) : 0;
+
+		if (journalled_at != 0 && journalled_at > table_at)
+			last_event = pstrdup(journalled);
+		else
+			last_event = rest ? rest + 1 : NULL;
+	}
 	dr_set_catalog_summary(open_incident, last_event);
+
+	/* the newest verified backup, for dr_status()'s backup_state */
+	value = spi_value(psprintf("SELECT ((extract(epoch FROM max(coalesce(stop_time, start_time)))"
+							   " - 946684800) * 1000000)::bigint"
+							   " FROM %s.dr_backups WHERE verification_ok", schema));
+	dr_set_backup_summary(value ? (TimestampTz) strtoll(value, NULL, 10) : 0);
 	return flushed;
 }
 

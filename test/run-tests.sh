@@ -18,9 +18,19 @@ dr_build_and_install
 dr_log "pg_regress and TAP tests"
 status=0
 # PROVE_TESTS=test/t/004_journal.pl bash test/run-tests.sh runs one TAP file
+# (after pg_regress; DR_SKIP_REGRESS=1 skips pg_regress while iterating)
 dr_as_postgres make -C "$DR_BUILD_DIR" installcheck PG_CONFIG="$DR_PG_BIN/pg_config" \
     PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" \
-    ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} || status=$?
+    ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} ${DR_SKIP_REGRESS:+REGRESS=} || status=$?
+
+# The backup_manifest parser's libFuzzer harness, for a bounded time
+# (FUZZ_SECONDS, default 30; 0 skips it).
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+    dr_log "fuzzing the backup_manifest parser for ${FUZZ_SECONDS:-30} s"
+    dr_install_packages clang-14
+    FUZZ_SECONDS=${FUZZ_SECONDS:-30} FUZZ_WORK_DIR="$DR_BUILD_DIR-fuzz" \
+        bash "$DR_SRC_DIR/test/fuzz/run.sh" || status=$?
+fi
 
 if [ $status -ne 0 ]; then
     for f in "$DR_BUILD_DIR"/regression.diffs; do

@@ -27,7 +27,7 @@ dr_require_root() {
 
 # Packages every part of the project needs to build and test.
 DR_BASE_PACKAGES=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
-                  libipc-run-perl make gcc
+                  libipc-run-perl make gcc pgbackrest
                   patroni etcd-server python3-etcd)
 
 dr_install_packages() {

@@ -23,7 +23,9 @@ CREATE FUNCTION dr_status(
     OUT open_incident bigint,
     OUT last_event text,
     OUT fenced boolean,
-    OUT pending_events bigint)
+    OUT pending_events bigint,
+    OUT newest_backup_at timestamptz,
+    OUT backup_state text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'dr_status'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
