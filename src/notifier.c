@@ -5,14 +5,14 @@
  *	  sampler so that a slow or hung endpoint never delays a lag sample.
  *
  * On a primary, each pass:
- *	1. a short transaction reads up to DR_BATCH due deliveries from the
- *	   outbox (dr_outbox_due(): the trigger on dr_event_log filled it in the
- *	   event's own transaction) and commits;
+ *	1. a short transaction reads the oldest due delivery of each channel (up
+ *	   to DR_BATCH) from the outbox (dr_outbox_due(): the trigger on
+ *	   dr_event_log filled it in the event's own transaction) and commits;
  *	2. POSTs each one with libcurl (webhook_http.c) -- outside any
- *	   transaction, holding no lock;
- *	3. a short transaction records each outcome (dr_outbox_result(): backoff
- *	   with jitter, give up after webhook_max_attempts / webhook_max_age);
- *	4. every few seconds, dr_notify_housekeeping(): incident updates and
+ *	   transaction, holding no lock -- and right after each, a short
+ *	   transaction records its outcome (dr_outbox_result(): backoff with
+ *	   jitter, give up after webhook_max_attempts / webhook_max_age);
+ *	3. every few seconds, dr_notify_housekeeping(): incident updates and
  *	   escalations, which are events and so reach the outbox themselves.
  * On a standby, which cannot write an outbox, it delivers the journal's
  * pending events (dr_journal_deliveries()) and remembers what it delivered
@@ -20,7 +20,11 @@
  * when the journal is flushed after a promotion: nothing is sent twice under
  * the same Idempotency-Key by this node.  Retries there are kept in memory.
  *
- * Loop in the shape of worker_spi; SIGTERM aborts a transfer in progress.
+ * One channel per delivery and pass: a hung endpoint delays the others by
+ * at most webhook_timeout per pass.  Delivery is at least once: a crash
+ * between a POST and its recorded outcome sends it again, under the same
+ * Idempotency-Key.  Loop in the shape of worker_spi; SIGTERM aborts a
+ * transfer in progress.
  *
  *-------------------------------------------------------------------------
  */
@@ -259,8 +263,11 @@ deliver_outbox(MemoryContext cxt)
 		return 0;
 	results = palloc0(sizeof(DrHttpResult) * n);
 	for (i = 0; i < n; i++)
+	{
+		/* record each outcome at once: visible while the batch goes on */
 		post(&batch[i], &results[i]);
-	record_outcomes(batch, results, n);
+		record_outcomes(&batch[i], &results[i], 1);
+	}
 	return n;
 }
 
@@ -399,8 +406,8 @@ dr_notifier_main(Datum main_arg)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
-		/* a full batch: there may be more due right away */
-		if (attempted < DR_BATCH)
+		/* something was due: there may be more right away */
+		if (attempted == 0)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 DR_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -212,7 +212,8 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'dr_delivered_locally'
 LANGUAGE C STRICT VOLATILE;
 
--- Notifier worker: due deliveries (channels gone or disabled fail here).
+-- Notifier worker: due deliveries, one per channel (channels gone or
+-- disabled fail here).
 CREATE FUNCTION dr_outbox_due(max_rows integer)
 RETURNS TABLE (id bigint, url text, secret text, body text, idempotency_key text, event_type text)
 LANGUAGE plpgsql VOLATILE
@@ -223,11 +224,16 @@ BEGIN
        SET status = 'failed', last_error = 'channel removed or disabled', attempts = o.attempts
      WHERE o.status = 'pending'
        AND NOT EXISTS (SELECT 1 FROM @extschema@.dr_webhooks w WHERE w.name = o.channel AND w.enabled);
+    -- the oldest due delivery of each channel: a hung endpoint costs the
+    -- other channels at most one timeout per pass, not a whole batch
     RETURN QUERY
-    SELECT o.id, w.url, w.secret, o.body::text, o.idempotency_key, o.event_type
-      FROM @extschema@.dr_outbox o JOIN @extschema@.dr_webhooks w ON w.name = o.channel
-     WHERE o.status = 'pending' AND o.next_attempt_at <= now()
-     ORDER BY o.id LIMIT max_rows;
+    SELECT d.id, d.url, d.secret, d.body, d.idempotency_key, d.event_type
+      FROM (SELECT DISTINCT ON (o.channel) o.id, w.url, w.secret, o.body::text AS body,
+                   o.idempotency_key, o.event_type
+              FROM @extschema@.dr_outbox o JOIN @extschema@.dr_webhooks w ON w.name = o.channel
+             WHERE o.status = 'pending' AND o.next_attempt_at <= now()
+             ORDER BY o.channel, o.id) d
+     ORDER BY d.id LIMIT max_rows;
 END
 $fn$;
 
