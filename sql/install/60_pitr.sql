@@ -138,6 +138,10 @@ BEGIN
     IF hi.sampled_at IS NULL THEN
         SELECT clock_timestamp() AS sampled_at, cur AS lsn INTO hi;
     END IF;
+    -- exactly the oldest sample's position: that sample dates it
+    IF lo.sampled_at IS NULL AND hi.lsn = lsn THEN
+        RETURN hi.sampled_at;
+    END IF;
     IF lo.sampled_at IS NULL THEN
         RAISE EXCEPTION 'WAL position % is older than the oldest WAL-position sample', lsn
             USING ERRCODE = 'invalid_parameter_value',
