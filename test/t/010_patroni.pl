@@ -105,7 +105,9 @@ my $checks_before = events('node2', "event_type = 'PROMOTE_CHECK' AND NOT (detai
 $c->kill9_node('node1');
 $c->wait_for(sub { events('node2', "event_type = 'PROMOTE_CHECK' AND NOT (details->>'promotable')::boolean") > $checks_before },
 	90, 'pre_promote refused');
-ok(!$c->is_leader('node2'), 'lagging replica not promoted while refused');
+is($c->sql('node2', 'SELECT pg_is_in_recovery()'), 't', 'lagging replica not promoted while refused');
+my $plog = do { local $/; open my $fh, '<', "$dir/node2/patroni.log" or die $!; <$fh> };
+like($plog, qr/pre_promote script .* exited with 1/, "Patroni saw the gate's refusal (exit 1)");
 like($c->sql('node2', q{SELECT details->>'reason' FROM dr_events WHERE event_type = 'PROMOTE_CHECK'
 	AND NOT (details->>'promotable')::boolean ORDER BY occurred_at DESC LIMIT 1}),
 	qr/replay_lag [\d.]+ s exceeds the gate 4\.0 s/, 'refused for its replay lag');
