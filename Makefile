@@ -12,13 +12,17 @@ EXTENSION   = tensafe_dr
 MODULE_big  = tensafe_dr
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is generated from sql/install/*.sql (one part per
-# concern, concatenated in name order); upgrade scripts are
-# sql/tensafe_dr--X--Y.sql; every other sql/*.sql is a pg_regress input.
-INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
-DATA_built  = tensafe_dr--1.0.sql
-DATA        = $(wildcard sql/tensafe_dr--*--*.sql)
-REGRESS     = $(sort $(basename $(notdir $(filter-out $(DATA),$(wildcard sql/*.sql)))))
+# Scripts are generated from parts, one per concern, concatenated in name
+# order.  sql/install/*.sql is released version 1.0, frozen (SHA256SUMS);
+# sql/update/1.1/*.sql is what 1.1 adds or changes.  So
+#   tensafe_dr--1.0.sql       = sql/install
+#   tensafe_dr--1.0--1.1.sql  = sql/update/1.1
+#   tensafe_dr--1.1.sql       = sql/install + sql/update/1.1
+# Every sql/*.sql is a pg_regress input.
+PARTS_1_0   = $(sort $(wildcard sql/install/*.sql))
+PARTS_1_1   = $(sort $(wildcard sql/update/1.1/*.sql))
+DATA_built  = tensafe_dr--1.0.sql tensafe_dr--1.0--1.1.sql tensafe_dr--1.1.sql
+REGRESS     = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
 
@@ -31,11 +35,20 @@ PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = -I$(CURDIR)/src -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
-EXTRA_CLEAN = tensafe_dr--1.0.sql regress_instance results regression.diffs regression.out tmp_check log
+EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-tensafe_dr--1.0.sql: $(INSTALL_PARTS)
+tensafe_dr--1.0.sql: $(PARTS_1_0)
 	cat $^ > $@
+tensafe_dr--1.0--1.1.sql: $(PARTS_1_1)
+	cat $^ > $@
+tensafe_dr--1.1.sql: $(PARTS_1_0) $(PARTS_1_1)
+	cat $^ > $@
+
+# Released scripts must not change under their users.
+check-frozen:
+	cd sql/install && sha256sum --quiet -c SHA256SUMS
+.PHONY: check-frozen

@@ -15,6 +15,12 @@ if ! flock -n 8; then
 fi
 dr_build_and_install
 
+dr_log "released install scripts unchanged (sql/install/SHA256SUMS)"
+dr_as_postgres make -s -C "$DR_BUILD_DIR" check-frozen PG_CONFIG="$DR_PG_BIN/pg_config" || {
+    echo "sql/install is released version 1.0 and must not change: put changes in sql/update/" >&2
+    exit 1
+}
+
 dr_log "pg_regress and TAP tests"
 status=0
 # PROVE_TESTS=test/t/004_journal.pl bash test/run-tests.sh runs one TAP file
