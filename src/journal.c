@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "journal.h"
+#include "wakeup.h"
 
 #define DR_JOURNAL_FILE		DR_JOURNAL_DIR "/journal"
 #define DR_JOURNAL_OWNER	DR_JOURNAL_DIR "/" PG_TEMP_FILE_PREFIX "_tensafe_dr_owner"
@@ -460,6 +461,8 @@ dr_journal_append(const char *payload, int len, const char *event_type)
 	snprintf(Journal->last_event, sizeof(Journal->last_event), "%s at %s",
 			 event_type, timestamptz_to_str(Journal->last_event_at));
 	LWLockRelease(Journal->lock);
+	/* a standby's notifier delivers it, dr_status() shows it */
+	dr_wake(DR_WAKE_JOURNAL | DR_WAKE_SUMMARY);
 	return seq;
 }
 

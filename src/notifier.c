@@ -20,6 +20,12 @@
  * when the journal is flushed after a promotion: nothing is sent twice under
  * the same Idempotency-Key by this node.  Retries there are kept in memory.
  *
+ * The notifier does not poll: a commit that queues a delivery wakes it
+ * (the outbox's statement trigger, wakeup.c), as does a standby's journal
+ * append; otherwise it sleeps until the earliest retry is due, looking on
+ * its own every DR_SAFETY_LOOK_MS (a database still at version 1.0 has no
+ * trigger).  Housekeeping runs only while an incident is open.
+ *
  * One channel per delivery and pass: a hung endpoint delays the others by
  * at most webhook_timeout per pass.  Delivery is at least once: a crash
  * between a POST and its recorded outcome sends it again, under the same
@@ -54,10 +60,12 @@
 #include "delivered_log.h"
 #include "guc.h"
 #include "notifier.h"
+#include "shared_state.h"
+#include "wakeup.h"
 #include "webhook_http.h"
 
 #define DR_BATCH				20
-#define DR_POLL_MS				250
+#define DR_SAFETY_LOOK_MS		10000
 #define DR_HOUSEKEEPING_MS		5000
 
 static int	dr_webhook_connect_timeout_ms = 2000;
@@ -167,13 +175,33 @@ extension_schema(void)
 }
 
 /*
+ * outbox_next_due
+ *		When the earliest pending delivery is due (0: none pending); inside
+ *		fetch()'s transaction, so nothing committed in between is missed.
+ */
+static TimestampTz
+outbox_next_due(const char *schema)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute(psprintf("SELECT min(next_attempt_at) FROM %s.dr_outbox WHERE status = 'pending'",
+							 schema), true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tensafe_dr notifier: could not read the outbox");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
  * fetch
  *		Run 'sql' (returning key/url/secret/body/event_type[/id]) in its own
  *		short transaction and copy the rows into 'cxt'.  Returns the count;
- *		the extension's schema is looked up first (none: 0 rows).
+ *		the extension's schema is looked up first (none: 0 rows).  With
+ *		'next_due', also when the next outbox delivery is due.
  */
 static int
-fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt)
+fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt,
+	  TimestampTz *next_due)
 {
 	int			n = 0;
 	int			i;
@@ -201,6 +229,8 @@ fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt)
 			if (primary)
 				d->outbox_id = strtoll(col(i, 6), NULL, 10);
 		}
+		if (next_due != NULL)
+			*next_due = outbox_next_due(schema);
 	}
 	end_work();
 	return n;
@@ -248,9 +278,12 @@ post(Delivery *d, DrHttpResult *r)
 				(errmsg("tensafe_dr notifier: delivery %s failed: %s", d->key, r->error)));
 }
 
-/* Primary: one batch from the outbox.  Returns how many were attempted. */
+/*
+ * Primary: one batch from the outbox.  Returns how many were attempted;
+ * *next_due is when the earliest delivery left pending is due (0: none).
+ */
 static int
-deliver_outbox(MemoryContext cxt)
+deliver_outbox(MemoryContext cxt, TimestampTz *next_due)
 {
 	Delivery   *batch = NULL;
 	DrHttpResult *results;
@@ -258,7 +291,8 @@ deliver_outbox(MemoryContext cxt)
 	int			i;
 
 	n = fetch("SELECT idempotency_key, url, secret, body, event_type, id"
-			  " FROM %s.dr_outbox_due(" CppAsString2(DR_BATCH) ")", true, &batch, cxt);
+			  " FROM %s.dr_outbox_due(" CppAsString2(DR_BATCH) ")", true, &batch, cxt,
+			  next_due);
 	if (n == 0)
 		return 0;
 	results = palloc0(sizeof(DrHttpResult) * n);
@@ -284,7 +318,23 @@ typedef struct StandbyRetry
 
 static HTAB *standby_retries = NULL;
 
-static void
+/* When the earliest standby retry still allowed is due (0: none). */
+static TimestampTz
+earliest_retry(void)
+{
+	HASH_SEQ_STATUS scan;
+	StandbyRetry *retry;
+	TimestampTz earliest = 0;
+
+	hash_seq_init(&scan, standby_retries);
+	while ((retry = hash_seq_search(&scan)) != NULL)
+		if (retry->attempts < dr_webhook_max_attempts &&
+			(earliest == 0 || retry->next_at < earliest))
+			earliest = retry->next_at;
+	return earliest;
+}
+
+static TimestampTz
 deliver_journal(MemoryContext cxt)
 {
 	Delivery   *batch = NULL;
@@ -302,7 +352,7 @@ deliver_journal(MemoryContext cxt)
 									  HASH_ELEM | HASH_STRINGS);
 	}
 	n = fetch("SELECT idempotency_key, url, secret, body, event_type"
-			  " FROM %s.dr_journal_deliveries()", false, &batch, cxt);
+			  " FROM %s.dr_journal_deliveries()", false, &batch, cxt, NULL);
 	for (i = 0; i < n; i++)
 	{
 		Delivery   *d = &batch[i];
@@ -330,6 +380,7 @@ deliver_journal(MemoryContext cxt)
 		retry->next_at = now + (TimestampTz) Min((double) dr_webhook_backoff_max_ms,
 												 dr_webhook_backoff_base_ms * pow(2.0, retry->attempts - 1)) * 1000;
 	}
+	return earliest_retry();
 }
 
 /* Primary: incident updates and escalations. */
@@ -347,10 +398,35 @@ housekeeping(void)
 	end_work();
 }
 
+static void
+withdraw_latch(int code, Datum arg)
+{
+	dr_notifier_set_latch(NULL);
+}
+
+/* Whether an incident is open, as the worker last read it. */
+static bool
+incident_open(void)
+{
+	int64		open_incident;
+	char		last_event[96];
+
+	dr_get_catalog_summary(&open_incident, last_event, sizeof(last_event));
+	return open_incident != 0;
+}
+
+/* The sooner of 'next' and 'due', where 0 means "not due". */
+static TimestampTz
+sooner(TimestampTz next, TimestampTz due)
+{
+	return due != 0 && due < next ? due : next;
+}
+
 void
 dr_notifier_main(Datum main_arg)
 {
 	MemoryContext pass_cxt;
+	TimestampTz next_look = 0;		/* outbox or journal */
 	TimestampTz next_housekeeping = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -362,36 +438,53 @@ dr_notifier_main(Datum main_arg)
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
 	dr_http_init();
+	dr_notifier_set_latch(MyLatch);
+	on_shmem_exit(withdraw_latch, (Datum) 0);
 
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr notifier pass",
 									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		MemoryContext old;
-		int			attempted = 0;
+		TimestampTz now;
+		TimestampTz wake;
+		bool		woken;
+		bool		primary = !RecoveryInProgress();
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			next_look = next_housekeeping = 0;
 		}
 
+		woken = dr_take_wake_reasons(primary ? DR_WAKE_OUTBOX : DR_WAKE_JOURNAL) != 0;
+		now = GetCurrentTimestamp();
 		old = MemoryContextSwitchTo(pass_cxt);
 		PG_TRY();
 		{
-			if (!RecoveryInProgress())
+			if (woken || now >= next_look)
 			{
-				attempted = deliver_outbox(pass_cxt);
-				if (GetCurrentTimestamp() >= next_housekeeping)
+				TimestampTz due = 0;
+
+				next_look = TimestampTzPlusMilliseconds(now, DR_SAFETY_LOOK_MS);
+				if (primary)
 				{
-					housekeeping();
-					next_housekeeping = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																	DR_HOUSEKEEPING_MS);
+					/* something was attempted: there may be more right away */
+					if (deliver_outbox(pass_cxt, &due) > 0)
+						next_look = now;
 				}
+				else
+					due = deliver_journal(pass_cxt);
+				next_look = sooner(next_look, due);
 			}
-			else
-				deliver_journal(pass_cxt);
+			if (primary && now >= next_housekeeping)
+			{
+				if (incident_open())
+					housekeeping();
+				next_housekeeping = TimestampTzPlusMilliseconds(now, DR_HOUSEKEEPING_MS);
+			}
 		}
 		PG_CATCH();
 		{
@@ -400,16 +493,17 @@ dr_notifier_main(Datum main_arg)
 			FlushErrorState();
 			AbortCurrentTransaction();
 			pgstat_report_activity(STATE_IDLE, NULL);
-			attempted = 0;
+			next_look = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DR_HOUSEKEEPING_MS);
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
-		/* something was due: there may be more right away */
-		if (attempted == 0)
+		wake = primary ? Min(next_look, next_housekeeping) : next_look;
+		now = GetCurrentTimestamp();
+		if (wake > now)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 DR_POLL_MS, PG_WAIT_EXTENSION);
+							 (long) ((wake - now + 999) / 1000), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

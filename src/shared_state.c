@@ -56,6 +56,7 @@ dr_shmem_startup(void)
 		memset(DrShared, 0, sizeof(DrSharedState));
 		DrShared->lock = &(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[0].lock;
 		DrShared->recorded_rpo_state = -1;
+		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;
 	}
@@ -188,6 +189,19 @@ dr_worker_set_pid(pid_t pid, TimestampTz started_at)
 	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
 	DrShared->worker_pid = pid;
 	DrShared->worker_started_at = started_at;
+	DrShared->worker_latch = pid != 0 ? MyLatch : NULL;
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_notifier_set_latch
+ *		Advertise (latch != NULL) or withdraw the running notifier's latch.
+ */
+void
+dr_notifier_set_latch(Latch *latch)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->notifier_latch = latch;
 	LWLockRelease(DrShared->lock);
 }
 

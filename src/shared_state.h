@@ -4,9 +4,11 @@
  *	  tensafe_dr's shared memory: the worker's bookkeeping and the ring of
  *	  time-stamped WAL-position samples that every lag figure is read from.
  *
- * Locking: everything in DrSharedState is protected by DrShared->lock.  The
- * worker is the only writer (LW_EXCLUSIVE, held for a memcpy); backends take
- * LW_SHARED.  Nobody does I/O, calls out, or raises an error while holding it.
+ * Locking: everything in DrSharedState is protected by DrShared->lock, but
+ * for wake_reasons, an atomic that anybody may OR bits into and the
+ * worker/notifier clear (see wakeup.c).  The worker is the only writer of the
+ * rest (LW_EXCLUSIVE, held for a memcpy); backends take LW_SHARED.  Nobody
+ * does I/O, calls out, or raises an error while holding it.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,6 +17,8 @@
 
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 
 /* 8192 samples: 2 h 16 min at the default 1 s interval, 13 min at 100 ms */
@@ -60,6 +64,9 @@ typedef struct DrSharedState
 	LWLock	   *lock;
 	pid_t		worker_pid;		/* 0 while no worker runs */
 	TimestampTz worker_started_at;
+	Latch	   *worker_latch;	/* NULL while no worker runs */
+	Latch	   *notifier_latch; /* NULL while no notifier runs */
+	pg_atomic_uint32 wake_reasons;	/* DR_WAKE_* bits not yet acted on */
 	uint64		samples_taken;	/* next slot is samples_taken % DR_RING_SIZE */
 
 	/* Primary: the last heartbeat written */
@@ -96,6 +103,7 @@ extern TimestampTz dr_ring_first_past(XLogRecPtr lsn, bool *found,
 									  TimestampTz *oldest_at);
 extern int	dr_ring_copy(DrSample *out, int max);
 extern void dr_worker_set_pid(pid_t pid, TimestampTz started_at);
+extern void dr_notifier_set_latch(Latch *latch);
 extern void dr_note_heartbeat(TimestampTz at, XLogRecPtr lsn);
 
 /* A consistent copy of the scalar fields, for dr_status() */

@@ -74,17 +74,44 @@ put_timestamp(Datum *values, bool *nulls, int col, TimestampTz ts)
 		values[col] = TimestampTzGetDatum(ts);
 }
 
+/*
+ * result_tupdesc
+ *		The blessed result descriptor of the calling function, built once per
+ *		backend and function: building it (get_call_result_type over 24 OUT
+ *		parameters) was most of dr_status()'s own cost.  Keyed by the
+ *		function's OID -- a function's OUT parameters cannot change without
+ *		dropping it, which gives it a new OID -- so an ALTER EXTENSION UPDATE
+ *		or DROP + CREATE is picked up.  One slot per function of this file.
+ */
+typedef struct CachedTupdesc
+{
+	Oid			fn_oid;
+	TupleDesc	tupdesc;		/* in TopMemoryContext, blessed */
+} CachedTupdesc;
+
 static TupleDesc
-result_tupdesc(FunctionCallInfo fcinfo, int expected_cols)
+result_tupdesc(FunctionCallInfo fcinfo, int expected_cols, CachedTupdesc *cache)
 {
 	TupleDesc	tupdesc;
+	MemoryContext old;
+
+	if (cache->tupdesc != NULL && cache->fn_oid == fcinfo->flinfo->fn_oid)
+		return cache->tupdesc;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	if (tupdesc->natts != expected_cols)
 		elog(ERROR, "tensafe_dr library and SQL definitions do not match (%d columns, expected %d)",
 			 tupdesc->natts, expected_cols);
-	return BlessTupleDesc(tupdesc);
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+	MemoryContextSwitchTo(old);
+	if (cache->tupdesc != NULL)
+		FreeTupleDesc(cache->tupdesc);
+	cache->tupdesc = tupdesc;
+	cache->fn_oid = fcinfo->flinfo->fn_oid;
+	return tupdesc;
 }
 
 /*
@@ -105,7 +132,8 @@ receiver_status(const DrNodeState *st)
 Datum
 dr_status(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STATUS_COLS);
+	static CachedTupdesc cache;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STATUS_COLS, &cache);
 	Datum		values[DR_STATUS_COLS];
 	bool		nulls[DR_STATUS_COLS];
 	DrNodeState st;
@@ -157,7 +185,10 @@ dr_status(PG_FUNCTION_ARGS)
 		int64		open_incident;
 		char		last_event[96];
 
-		/* as last read from the catalog by the worker (at most ~1 s old) */
+		/*
+		 * as last read from the catalog by the worker: on a primary at the
+		 * commit that changed it, on a standby within DR_SUMMARY_REFRESH_MS
+		 */
 		dr_get_catalog_summary(&open_incident, last_event, sizeof(last_event));
 		if (open_incident > 0)
 			values[18] = Int64GetDatum(open_incident);
@@ -190,7 +221,8 @@ dr_status(PG_FUNCTION_ARGS)
 Datum
 dr_standby_lag(PG_FUNCTION_ARGS)
 {
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS);
+	static CachedTupdesc cache;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS, &cache);
 	XLogRecPtr	flush_lsn = PG_GETARG_LSN(0);
 	XLogRecPtr	replay_lsn = PG_GETARG_LSN(1);
 	Datum		values[DR_STANDBY_LAG_COLS];

@@ -13,12 +13,18 @@
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
- *	- once a second where the extension exists, one short catalog
- *	  transaction (catalog_pass): on a primary, flush the journal into
- *	  dr_event_log and, every tensafe_dr.history_interval, sample lag
- *	  history and prune it; on every node, refresh the open incident and the
- *	  last event that dr_status() shows;
+ *	- where the extension exists, one short catalog transaction
+ *	  (catalog_pass) when there is catalog work: on a primary, journal
+ *	  entries to flush into dr_event_log (looked at every sample) or lag
+ *	  history due (every tensafe_dr.history_interval: sample and prune); on
+ *	  every node, dr_status()'s summary (open incident, last event, newest
+ *	  verified backup) to refresh -- at once when woken by a commit that
+ *	  changed it (wakeup.c), otherwise every DR_SUMMARY_REFRESH_MS (on a
+ *	  standby the catalog changes by replay, which fires no trigger);
  *	- then sleep on the latch until the next of those is due.
+ *
+ * An idle node thus opens a transaction every DR_SUMMARY_REFRESH_MS, not
+ * every second: the catalog work was most of the worker's CPU time.
  *
  * The catalog transaction runs with synchronous_commit = local and
  * lock_timeout = 1s, so neither a dead synchronous standby nor a user's lock
@@ -66,13 +72,14 @@
 #include "node_state.h"
 #include "sampler.h"
 #include "shared_state.h"
+#include "wakeup.h"
 #include "worker.h"
 
 #define DR_RESTART_SECONDS			1
 /* how often to look again for the extension: soon while absent, rarely once there */
 #define DR_EXTENSION_ABSENT_RECHECK_MS	1000
 #define DR_EXTENSION_PRESENT_RECHECK_MS	10000
-#define DR_CATALOG_INTERVAL_MS			1000
+#define DR_SUMMARY_REFRESH_MS			5000
 #define DR_CATALOG_RETRY_MS				10000
 
 /*
@@ -372,6 +379,21 @@ ms_until(TimestampTz when, TimestampTz now)
 	return Max(ms, 0);
 }
 
+/*
+ * catalog_work_due
+ *		Whether a catalog pass has something to do now.  Clears a pending
+ *		summary wake-up: the pass about to run covers it.
+ */
+static bool
+catalog_work_due(bool primary, bool history_due, TimestampTz now, TimestampTz next_summary)
+{
+	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0)
+		return true;
+	if (primary && (history_due || dr_journal_pending_count() > 0))
+		return true;
+	return now >= next_summary;
+}
+
 void
 dr_worker_main(Datum main_arg)
 {
@@ -379,8 +401,9 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_sample = 0;
 	TimestampTz next_heartbeat = 0;
 	TimestampTz next_extension_check = 0;
-	TimestampTz next_catalog = 0;
+	TimestampTz next_summary = 0;
 	TimestampTz next_history = 0;
+	TimestampTz catalog_retry_at = 0;
 	bool		have_extension = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -414,7 +437,7 @@ dr_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			/* intervals may have shrunk: act on the new ones now */
 			next_sample = next_heartbeat = next_extension_check = 0;
-			next_catalog = next_history = 0;
+			next_summary = next_history = catalog_retry_at = 0;
 		}
 
 		old = MemoryContextSwitchTo(pass_cxt);
@@ -444,29 +467,41 @@ dr_worker_main(Datum main_arg)
 			next_heartbeat = TimestampTzPlusMilliseconds(now, dr_heartbeat_interval_ms);
 		}
 
-		if (have_extension && now >= next_catalog)
+		if (have_extension && now >= catalog_retry_at)
 		{
 			bool		primary = !RecoveryInProgress();
 			bool		history_due = primary && now >= next_history;
 
-			if (catalog_pass(primary, history_due))
+			if (catalog_work_due(primary, history_due, now, next_summary))
 			{
-				next_catalog = TimestampTzPlusMilliseconds(now, DR_CATALOG_INTERVAL_MS);
-				if (history_due)
-					next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
+				if (catalog_pass(primary, history_due))
+				{
+					next_summary = TimestampTzPlusMilliseconds(now, DR_SUMMARY_REFRESH_MS);
+					if (history_due)
+						next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
+				}
+				else
+					catalog_retry_at = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
 			}
-			else
-				next_catalog = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
 		}
 
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
+		/*
+		 * Journal entries to flush are noticed at the next sample; a commit
+		 * that changed the summary sets the latch.
+		 */
 		wake = next_sample;
 		if (have_extension)
-			wake = Min(wake, next_catalog);
-		if (have_extension && !RecoveryInProgress())
-			wake = Min(wake, next_heartbeat);
+		{
+			bool		primary = !RecoveryInProgress();
+			TimestampTz catalog_due = primary ? Min(next_summary, next_history) : next_summary;
+
+			wake = Min(wake, Max(catalog_due, catalog_retry_at));
+			if (primary)
+				wake = Min(wake, next_heartbeat);
+		}
 		now = GetCurrentTimestamp();
 		if (wake > now)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * wakeup.h
+ *	  Waking the worker and the notifier when there is work for them,
+ *	  instead of having them poll the catalog.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TENSAFE_DR_WAKEUP_H
+#define TENSAFE_DR_WAKEUP_H
+
+#include "c.h"
+
+/* Why a process was woken: bits of DrShared->wake_reasons */
+#define DR_WAKE_SUMMARY		0x01	/* incidents, events or backups changed:
+									 * the worker refreshes dr_status()'s
+									 * catalog summary */
+#define DR_WAKE_OUTBOX		0x02	/* a delivery was queued: the notifier
+									 * reads the outbox */
+#define DR_WAKE_JOURNAL		0x04	/* an event was journalled: a standby's
+									 * notifier delivers it */
+
+extern void dr_wake(uint32 reasons);
+extern uint32 dr_take_wake_reasons(uint32 mask);
+
+#endif							/* TENSAFE_DR_WAKEUP_H */
