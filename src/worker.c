@@ -18,13 +18,16 @@
  *	  entries to flush into dr_event_log (looked at every sample) or lag
  *	  history due (every tensafe_dr.history_interval: sample and prune); on
  *	  every node, dr_status()'s summary (open incident, last event, newest
- *	  verified backup) to refresh -- at once when woken by a commit that
- *	  changed it (wakeup.c), otherwise every DR_SUMMARY_REFRESH_MS (on a
- *	  standby the catalog changes by replay, which fires no trigger);
+ *	  verified backup) to refresh: on a primary at once when woken by a
+ *	  commit that changed it (wakeup.c), and every DR_SUMMARY_LOOK_MS in
+ *	  case (a database still at version 1.0 has no wake-up triggers); on a
+ *	  standby, where the catalog changes by replay and no trigger fires,
+ *	  every DR_SUMMARY_REFRESH_MS while replay has applied a transaction
+ *	  since the last refresh (heartbeats are not transactions);
  *	- then sleep on the latch until the next of those is due.
  *
- * An idle node thus opens a transaction every DR_SUMMARY_REFRESH_MS, not
- * every second: the catalog work was most of the worker's CPU time.
+ * An idle node thus opens no transaction at all for minutes: the catalog
+ * work was most of the worker's CPU time.
  *
  * The catalog transaction runs with synchronous_commit = local and
  * lock_timeout = 1s, so neither a dead synchronous standby nor a user's lock
@@ -46,6 +49,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlogrecovery.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -80,6 +84,7 @@
 #define DR_EXTENSION_ABSENT_RECHECK_MS	1000
 #define DR_EXTENSION_PRESENT_RECHECK_MS	10000
 #define DR_SUMMARY_REFRESH_MS			5000
+#define DR_SUMMARY_LOOK_MS				60000
 #define DR_CATALOG_RETRY_MS				10000
 
 /*
@@ -382,16 +387,24 @@ ms_until(TimestampTz when, TimestampTz now)
 /*
  * catalog_work_due
  *		Whether a catalog pass has something to do now.  Clears a pending
- *		summary wake-up: the pass about to run covers it.
+ *		summary wake-up: the pass about to run covers it.  *replayed_xact
+ *		tracks, on a standby, the last replayed transaction seen by a pass.
  */
 static bool
-catalog_work_due(bool primary, bool history_due, TimestampTz now, TimestampTz next_summary)
+catalog_work_due(bool primary, bool history_due, TimestampTz now,
+				 TimestampTz next_summary, TimestampTz *replayed_xact)
 {
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0)
 		return true;
-	if (primary && (history_due || dr_journal_pending_count() > 0))
-		return true;
-	return now >= next_summary;
+	if (primary)
+		return history_due || dr_journal_pending_count() > 0 || now >= next_summary;
+	if (now < next_summary)
+		return false;
+	/* standby: only what replay changed can have changed the summary */
+	if (GetLatestXTime() == *replayed_xact)
+		return false;
+	*replayed_xact = GetLatestXTime();
+	return true;
 }
 
 void
@@ -404,6 +417,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_summary = 0;
 	TimestampTz next_history = 0;
 	TimestampTz catalog_retry_at = 0;
+	TimestampTz replayed_xact = -1;
 	bool		have_extension = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -472,17 +486,23 @@ dr_worker_main(Datum main_arg)
 			bool		primary = !RecoveryInProgress();
 			bool		history_due = primary && now >= next_history;
 
-			if (catalog_work_due(primary, history_due, now, next_summary))
+			if (catalog_work_due(primary, history_due, now, next_summary, &replayed_xact))
 			{
 				if (catalog_pass(primary, history_due))
 				{
-					next_summary = TimestampTzPlusMilliseconds(now, DR_SUMMARY_REFRESH_MS);
+					next_summary = TimestampTzPlusMilliseconds(now, primary ? DR_SUMMARY_LOOK_MS
+															   : DR_SUMMARY_REFRESH_MS);
 					if (history_due)
 						next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
 				}
 				else
+				{
 					catalog_retry_at = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
+					replayed_xact = -1;
+				}
 			}
+			else if (now >= next_summary)
+				next_summary = TimestampTzPlusMilliseconds(now, DR_SUMMARY_REFRESH_MS);
 		}
 
 		MemoryContextSwitchTo(old);
