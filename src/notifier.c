@@ -361,6 +361,11 @@ dr_notifier_main(Datum main_arg)
 	pgstat_report_appname("tensafe_dr notifier");
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * It runs as a superuser: resolve no name through a schema others can
+	 * create in (every query names the extension's schema explicitly).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	dr_http_init();
 
 	pass_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr notifier pass",
