@@ -11,7 +11,7 @@ SELECT c.relname AS view, a.attnum AS n, a.attname AS column_name,
                      'dr_notification_status')
  ORDER BY 1, 2;
 -- dr_node_status has dr_status()'s columns, in its order.
-SELECT array_agg(a.attname ORDER BY a.attnum) =
+SELECT array_agg(a.attname::text ORDER BY a.attnum) =
        (SELECT array_agg(n ORDER BY o) FROM unnest(p.proargnames) WITH ORDINALITY AS x(n, o)) AS same_columns
   FROM pg_attribute a, pg_proc p
  WHERE a.attrelid = 'dr_node_status'::regclass AND a.attnum > 0
@@ -82,7 +82,7 @@ SELECT u AS url, dr_mask_url(u) AS masked, dr_url_endpoint(u) AS endpoint
 
 -- dr_notification_status: per channel, counts from the outbox.  The
 -- deliveries are made here, not due for a day: the notifier leaves them.
-SELECT dr_webhook_add('views-hook', 'HTTPS://alice:p@ss-w0rd@127.0.0.1:9/services/T0/B0/tok3n?token=q7s3cret',
+SELECT dr_webhook_add('views-hook', 'HTTPS://v1ewsuser:p@ss-w0rd@127.0.0.1:9/services/T0/B0/tok3n?token=q7s3cret',
                       'hmac-views-0123456789-SECRET', ARRAY['VIEWS_ONLY']);
 INSERT INTO dr_outbox (channel, event_type, idempotency_key, body, status, attempts, next_attempt_at,
                        last_error, last_http_status, delivered_at, created_at)
@@ -115,7 +115,7 @@ BEGIN
                 AND has_table_privilege(c.oid, 'SELECT')
               ORDER BY 1 LOOP
         EXECUTE format('SELECT count(*) FROM %s t WHERE t::text ~ $1', r.rel)
-           INTO hits USING 'hmac-views|p@ss-w0rd|ss-w0rd|q7s3cret|alice|hunter2';
+           INTO hits USING 'hmac-views|p@ss-w0rd|ss-w0rd|q7s3cret|v1ewsuser|hunter2';
         IF hits > 0 THEN
             RAISE EXCEPTION '% shows a webhook secret or URL credential to dr_monitor (% rows)', r.rel, hits;
         END IF;
@@ -140,6 +140,9 @@ SELECT count(*) FROM dr_webhooks;
 \echo :SQLSTATE
 RESET ROLE;
 SELECT secret = 'hmac-views-0123456789-SECRET' AS secret_kept FROM dr_webhooks WHERE name = 'views-hook';
+-- (the pattern does find them where they are: the walk can fail)
+SELECT count(*) AS found_in_dr_webhooks FROM dr_webhooks t
+ WHERE t::text ~ 'hmac-views|p@ss-w0rd|ss-w0rd|q7s3cret|v1ewsuser|hunter2' AND name = 'views-hook';
 
 -- A channel removed with deliveries left still shows, unconfigured.
 SELECT dr_webhook_remove('views-hook');

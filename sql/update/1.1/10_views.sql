@@ -209,11 +209,15 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'A channel name is 1 to 63 characters: a letter, then letters, digits, "_", "." or "-".';
     END IF;
-    IF url IS NOT NULL AND (url !~* '^https?://[^\s/?#]+(/[^\s]*)?$' OR url ~ '[[:cntrl:]]'
-                            OR octet_length(url) > 2048) THEN
+    IF url IS NOT NULL AND url !~* '^https?://[^\s/?#]+(/[^\s]*)?$' THEN
         RAISE EXCEPTION 'invalid webhook URL: %', quote_literal(@extschema@.dr_mask_url(left(url, 200)))
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Only http:// and https:// URLs with a host, without spaces or control characters, up to 2048 bytes, are accepted.';
+                  DETAIL = 'Only http:// and https:// URLs with a host are accepted.';
+    END IF;
+    IF url ~ '[[:cntrl:]]' OR octet_length(url) > 2048 THEN
+        RAISE EXCEPTION 'invalid webhook URL: %', quote_literal(@extschema@.dr_mask_url(left(url, 200)))
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A webhook URL has no control characters and is at most 2048 bytes.';
     END IF;
     IF event_types IS NOT NULL AND (cardinality(event_types) = 0 OR EXISTS (
             SELECT 1 FROM unnest(event_types) t WHERE t IS NULL OR t !~ '^[A-Za-z][A-Za-z0-9_.:-]{0,63}$')) THEN
