@@ -24,7 +24,8 @@
  * (the outbox's statement trigger, wakeup.c), as does a standby's journal
  * append; otherwise it sleeps until the earliest retry is due, looking on
  * its own every DR_SAFETY_LOOK_MS (a database still at version 1.0 has no
- * trigger).  Housekeeping runs only while an incident is open.
+ * trigger).  Housekeeping runs only while an incident is open (the worker
+ * wakes the notifier when that changes).
  *
  * One channel per delivery and pass: a hung endpoint delays the others by
  * at most webhook_timeout per pass.  Delivery is at least once: a crash
@@ -65,7 +66,7 @@
 #include "webhook_http.h"
 
 #define DR_BATCH				20
-#define DR_SAFETY_LOOK_MS		10000
+#define DR_SAFETY_LOOK_MS		60000
 #define DR_HOUSEKEEPING_MS		5000
 
 static int	dr_webhook_connect_timeout_ms = 2000;
@@ -437,6 +438,11 @@ dr_notifier_main(Datum main_arg)
 	pgstat_report_appname("tensafe_dr notifier");
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * It runs as a superuser: resolve no name through a schema others can
+	 * create in (every query names the extension's schema explicitly).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	dr_http_init();
 	dr_notifier_set_latch(MyLatch);
 	on_shmem_exit(withdraw_latch, (Datum) 0);
@@ -460,6 +466,8 @@ dr_notifier_main(Datum main_arg)
 		}
 
 		woken = dr_take_wake_reasons(primary ? DR_WAKE_OUTBOX : DR_WAKE_JOURNAL) != 0;
+		if (dr_take_wake_reasons(DR_WAKE_INCIDENTS) != 0)
+			next_housekeeping = 0;
 		now = GetCurrentTimestamp();
 		old = MemoryContextSwitchTo(pass_cxt);
 		PG_TRY();
@@ -499,7 +507,7 @@ dr_notifier_main(Datum main_arg)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
-		wake = primary ? Min(next_look, next_housekeeping) : next_look;
+		wake = primary && incident_open() ? Min(next_look, next_housekeeping) : next_look;
 		now = GetCurrentTimestamp();
 		if (wake > now)
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

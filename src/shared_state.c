@@ -20,6 +20,7 @@
 #include "backup_progress.h"
 #include "journal.h"
 #include "shared_state.h"
+#include "wakeup.h"
 
 DrSharedState *DrShared = NULL;
 
@@ -238,10 +239,16 @@ dr_worker_info(DrWorkerInfo *out)
 void
 dr_set_catalog_summary(int64 open_incident, const char *last_event)
 {
+	bool		incident_changed;
+
 	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	incident_changed = DrShared->open_incident != open_incident;
 	DrShared->open_incident = open_incident;
 	strlcpy(DrShared->last_event, last_event ? last_event : "", sizeof(DrShared->last_event));
 	LWLockRelease(DrShared->lock);
+	/* the notifier's housekeeping runs only while an incident is open */
+	if (incident_changed)
+		dr_wake(DR_WAKE_INCIDENTS);
 }
 
 void

@@ -13,7 +13,9 @@
  *	  wakes the process when -- and only if -- the transaction commits, so
  *	  the woken process sees the rows;
  *	- the journal wakes a standby's notifier right after an append
- *	  (DR_WAKE_JOURNAL; the journal is not transactional).
+ *	  (DR_WAKE_JOURNAL; the journal is not transactional);
+ *	- the worker wakes the notifier when the open incident changes
+ *	  (DR_WAKE_INCIDENTS): housekeeping runs only while one is open.
  * The processes still look on their own now and then (a standby's catalog
  * changes by WAL replay, where no trigger fires; a database still at
  * version 1.0 has no triggers), so a missed wake-up only delays.
@@ -63,7 +65,7 @@ dr_wake(uint32 reasons)
 
 	if ((reasons & DR_WAKE_SUMMARY) && worker_latch)
 		SetLatch(worker_latch);
-	if ((reasons & (DR_WAKE_OUTBOX | DR_WAKE_JOURNAL)) && notifier_latch)
+	if ((reasons & (DR_WAKE_OUTBOX | DR_WAKE_JOURNAL | DR_WAKE_INCIDENTS)) && notifier_latch)
 		SetLatch(notifier_latch);
 }
 

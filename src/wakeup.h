@@ -19,6 +19,8 @@
 									 * reads the outbox */
 #define DR_WAKE_JOURNAL		0x04	/* an event was journalled: a standby's
 									 * notifier delivers it */
+#define DR_WAKE_INCIDENTS	0x08	/* the open incident changed: the notifier
+									 * starts or stops its housekeeping */
 
 extern void dr_wake(uint32 reasons);
 extern uint32 dr_take_wake_reasons(uint32 mask);

@@ -430,6 +430,11 @@ dr_worker_main(Datum main_arg)
 	/* never wait for a synchronous standby, never queue behind a user's lock */
 	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * It runs as a superuser: resolve no name through a schema others can
+	 * create in (every query names the extension's schema explicitly).
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	dr_worker_set_pid(MyProcPid, GetCurrentTimestamp());
 	on_shmem_exit(withdraw_pid, (Datum) 0);
