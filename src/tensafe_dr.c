@@ -22,6 +22,7 @@
 #include "guc.h"
 #include "notifier.h"
 #include "shared_state.h"
+#include "wakeup.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -66,6 +67,7 @@ _PG_init(void)
 	shmem_startup_hook = startup_shmem;
 
 	dr_install_fence_hooks();
+	dr_install_wakeup_hooks();
 	dr_register_worker();
 	dr_register_notifier();
 }

@@ -15,7 +15,10 @@
  *	- the journal wakes a standby's notifier right after an append
  *	  (DR_WAKE_JOURNAL; the journal is not transactional);
  *	- the worker wakes the notifier when the open incident changes
- *	  (DR_WAKE_INCIDENTS): housekeeping runs only while one is open.
+ *	  (DR_WAKE_INCIDENTS): housekeeping runs only while one is open;
+ *	- CREATE, ALTER and DROP EXTENSION tensafe_dr wake the worker at commit
+ *	  (DR_WAKE_EXTENSION, a ProcessUtility hook), so it need not open a
+ *	  transaction every few seconds to see whether the extension is there.
  * The processes still look on their own now and then (a standby's catalog
  * changes by WAL replay, where no trigger fires; a database still at
  * version 1.0 has no triggers), so a missed wake-up only delays.
@@ -32,7 +35,9 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "nodes/parsenodes.h"
 #include "storage/latch.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 
 #include "shared_state.h"
@@ -63,7 +68,7 @@ dr_wake(uint32 reasons)
 	notifier_latch = DrShared->notifier_latch;
 	LWLockRelease(DrShared->lock);
 
-	if ((reasons & DR_WAKE_SUMMARY) && worker_latch)
+	if ((reasons & (DR_WAKE_SUMMARY | DR_WAKE_EXTENSION)) && worker_latch)
 		SetLatch(worker_latch);
 	if ((reasons & (DR_WAKE_OUTBOX | DR_WAKE_JOURNAL | DR_WAKE_INCIDENTS)) && notifier_latch)
 		SetLatch(notifier_latch);
@@ -102,6 +107,72 @@ wake_at_end_of_xact(XactEvent event, void *arg)
 	}
 }
 
+/* Note 'reasons' for the end of the current transaction (commit only). */
+static void
+wake_at_commit(uint32 reasons)
+{
+	reasons_at_commit |= reasons;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(wake_at_end_of_xact, NULL);
+		callback_registered = true;
+	}
+}
+
+/* Whether a utility statement creates, alters or drops tensafe_dr. */
+static bool
+is_our_extension_ddl(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_CreateExtensionStmt:
+			return strcmp(((CreateExtensionStmt *) stmt)->extname, "tensafe_dr") == 0;
+		case T_AlterExtensionStmt:
+			return strcmp(((AlterExtensionStmt *) stmt)->extname, "tensafe_dr") == 0;
+		case T_DropStmt:
+			if (((DropStmt *) stmt)->removeType == OBJECT_SCHEMA)
+				return true;	/* CASCADE may take the extension along */
+			if (((DropStmt *) stmt)->removeType != OBJECT_EXTENSION)
+				return false;
+			foreach(lc, ((DropStmt *) stmt)->objects)
+				if (strcmp(strVal(lfirst(lc)), "tensafe_dr") == 0)
+					return true;
+			return false;
+		default:
+			return false;
+	}
+}
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void
+wakeup_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
+					  ProcessUtilityContext context, ParamListInfo params,
+					  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
+{
+	if (is_our_extension_ddl(pstmt->utilityStmt))
+		wake_at_commit(DR_WAKE_EXTENSION);
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+}
+
+/*
+ * dr_install_wakeup_hooks
+ *		From _PG_init: watch for DDL on the extension itself.
+ */
+void
+dr_install_wakeup_hooks(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = wakeup_ProcessUtility;
+}
+
 /*
  * dr_wake_on_commit() - statement trigger: wake the process named by the
  * trigger's argument ('summary' or 'outbox') when this transaction commits.
@@ -123,19 +194,13 @@ dr_wake_on_commit(PG_FUNCTION_ARGS)
 
 	reason = trigdata->tg_trigger->tgargs[0];
 	if (strcmp(reason, "summary") == 0)
-		reasons_at_commit |= DR_WAKE_SUMMARY;
+		wake_at_commit(DR_WAKE_SUMMARY);
 	else if (strcmp(reason, "outbox") == 0)
-		reasons_at_commit |= DR_WAKE_OUTBOX;
+		wake_at_commit(DR_WAKE_OUTBOX);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown wake-up reason \"%s\"", reason),
 				 errhint("Use 'summary' or 'outbox'.")));
-
-	if (!callback_registered)
-	{
-		RegisterXactCallback(wake_at_end_of_xact, NULL);
-		callback_registered = true;
-	}
 	return PointerGetDatum(NULL);
 }

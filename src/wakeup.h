@@ -21,7 +21,11 @@
 									 * notifier delivers it */
 #define DR_WAKE_INCIDENTS	0x08	/* the open incident changed: the notifier
 									 * starts or stops its housekeeping */
+#define DR_WAKE_EXTENSION	0x10	/* CREATE, ALTER or DROP EXTENSION
+									 * tensafe_dr committed: the worker looks
+									 * for the extension again */
 
+extern void dr_install_wakeup_hooks(void);
 extern void dr_wake(uint32 reasons);
 extern uint32 dr_take_wake_reasons(uint32 mask);
 

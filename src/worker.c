@@ -38,9 +38,10 @@
  * SIGTERM ends the worker (the postmaster starts it again after
  * DR_RESTART_SECONDS, as after a crash), postmaster death ends it at once.
  * Catalog access (is the extension there?) is one short transaction, without
- * an xid, every second while the extension is missing and every ten seconds
- * once it is there (to notice DROP EXTENSION), and after each SIGHUP; until
- * CREATE EXTENSION has run the worker only samples.  Memory used by a pass lives in a context
+ * an xid, when DDL on the extension committed (wakeup.c), after each SIGHUP,
+ * and every DR_EXTENSION_RECHECK_MS in case -- on a standby only if replay
+ * applied a transaction since; until CREATE EXTENSION has run the worker
+ * only samples.  Memory used by a pass lives in a context
  * reset at the end of the pass.
  *
  *-------------------------------------------------------------------------
@@ -80,9 +81,13 @@
 #include "worker.h"
 
 #define DR_RESTART_SECONDS			1
-/* how often to look again for the extension: soon while absent, rarely once there */
-#define DR_EXTENSION_ABSENT_RECHECK_MS	1000
-#define DR_EXTENSION_PRESENT_RECHECK_MS	10000
+/*
+ * How often to look again for the extension on our own: CREATE, ALTER and
+ * DROP EXTENSION wake the worker at commit (wakeup.c), so this only catches
+ * what no hook sees (DROP OWNED, a database still without the hook's library
+ * version); on a standby, only after replay applied a transaction.
+ */
+#define DR_EXTENSION_RECHECK_MS			10000
 #define DR_SUMMARY_REFRESH_MS			5000
 #define DR_SUMMARY_LOOK_MS				60000
 #define DR_CATALOG_RETRY_MS				10000
@@ -418,6 +423,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_history = 0;
 	TimestampTz catalog_retry_at = 0;
 	TimestampTz replayed_xact = -1;
+	TimestampTz extension_checked_xact = -1;
 	bool		have_extension = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -470,12 +476,18 @@ dr_worker_main(Datum main_arg)
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}
 
+		if (dr_take_wake_reasons(DR_WAKE_EXTENSION) != 0)
+			next_extension_check = 0;
 		if (now >= next_extension_check)
 		{
-			have_extension = extension_exists();
-			next_extension_check = TimestampTzPlusMilliseconds(now,
-															   have_extension ? DR_EXTENSION_PRESENT_RECHECK_MS
-															   : DR_EXTENSION_ABSENT_RECHECK_MS);
+			/* a standby's catalog changes only when replay applies a transaction */
+			if (next_extension_check == 0 || !RecoveryInProgress() ||
+				GetLatestXTime() != extension_checked_xact)
+			{
+				extension_checked_xact = RecoveryInProgress() ? GetLatestXTime() : -1;
+				have_extension = extension_exists();
+			}
+			next_extension_check = TimestampTzPlusMilliseconds(now, DR_EXTENSION_RECHECK_MS);
 		}
 
 		if (have_extension && !RecoveryInProgress() && now >= next_heartbeat)
