@@ -3,9 +3,10 @@
 --
 -- One source of truth, two ways out:
 --   dr_metric_families   the families: name, type, HELP text (a view)
---   dr_metrics_rows()    every sample as a row: metric, type, help, labels
---                        (jsonb), value -- what prometheus-postgres-exporter
---                        reads through monitoring/postgres_exporter_queries.yaml
+--   dr_metrics_rows()    every sample (or one family's) as a row: metric,
+--                        type, help, labels (jsonb), value -- what
+--                        prometheus-postgres-exporter reads through
+--                        monitoring/postgres_exporter_queries.yaml
 --   dr_metrics()         the same rows as text exposition format 0.0.4
 --
 -- Every sample carries node and region (this node's, from dr_status()); the
@@ -65,6 +66,7 @@ COMMENT ON VIEW dr_metric_families IS
 'The metric families of dr_metrics() and dr_metrics_rows(): name, Prometheus type and HELP text.';
 
 CREATE FUNCTION dr_metrics_rows(
+    family text DEFAULT NULL,
     OUT metric text,
     OUT metric_type text,
     OUT help text,
@@ -94,7 +96,9 @@ WITH s AS MATERIALIZED (
     SELECT c.name AS channel FROM @extschema@.dr_webhook_channels c
     UNION
     SELECT n.channel FROM @extschema@.dr_notifications n
-), samples (metric, labels, value) AS (
+)
+SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
+  FROM (
     SELECT 'tensafe_dr_in_recovery', id.l, CASE WHEN s.in_recovery THEN 1 ELSE 0 END
       FROM s, id
     UNION ALL
@@ -162,15 +166,17 @@ WITH s AS MATERIALIZED (
            (SELECT count(*) FROM @extschema@.dr_notifications n
              WHERE n.channel = ch.channel AND n.status = 'pending')
       FROM ch, id
-)
-SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
-  FROM samples x
+  ) x (metric, labels, value)
+  -- The family filter is pushed down into each branch, where it is a test
+  -- of a constant against the argument: the branches of other families are
+  -- not run, nor the CTEs only they read (such as the event log scan).
   JOIN @extschema@.dr_metric_families f ON f.metric = x.metric
  WHERE x.value IS NOT NULL
+   AND (dr_metrics_rows.family IS NULL OR x.metric = dr_metrics_rows.family)
  ORDER BY f.metric, x.labels
 $fn$;
-COMMENT ON FUNCTION dr_metrics_rows() IS
-'Every sample of dr_metrics() as a row (metric, metric_type, help, labels jsonb, value): the source of both dr_metrics() and the prometheus-postgres-exporter queries.';
+COMMENT ON FUNCTION dr_metrics_rows(text) IS
+'Every sample of dr_metrics() as a row (metric, metric_type, help, labels jsonb, value), or those of one family: the source of both dr_metrics() and the prometheus-postgres-exporter queries.';
 
 CREATE FUNCTION dr_metrics()
 RETURNS text
@@ -208,8 +214,8 @@ COMMENT ON FUNCTION dr_metrics() IS
 'This node''s DR metrics in Prometheus text exposition format 0.0.4 (serve it as text/plain; version=0.0.4): the rows of dr_metrics_rows() with HELP and TYPE per family and label values escaped.';
 
 REVOKE ALL ON dr_metric_families FROM PUBLIC;
-REVOKE ALL ON FUNCTION dr_metrics_rows() FROM PUBLIC;
+REVOKE ALL ON FUNCTION dr_metrics_rows(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_metrics() FROM PUBLIC;
 GRANT SELECT ON dr_metric_families TO dr_monitor;
-GRANT EXECUTE ON FUNCTION dr_metrics_rows() TO dr_monitor;
+GRANT EXECUTE ON FUNCTION dr_metrics_rows(text) TO dr_monitor;
 GRANT EXECUTE ON FUNCTION dr_metrics() TO dr_monitor;
