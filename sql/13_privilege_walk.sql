@@ -133,7 +133,11 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('view dr_drill_history',                                   'dr_monitor', 'none'),
 ('view dr_notification_status',                            'dr_monitor', 'none'),
 -- 1.1: wake-ups on commit (a trigger function: callable by no one directly)
-('function dr_wake_on_commit()',                            'none',       'none');
+('function dr_wake_on_commit()',                            'none',       'none'),
+-- 1.1: Prometheus metrics
+('view dr_metric_families',                                  'dr_monitor', 'none'),
+('function dr_metrics()',                                   'dr_monitor', 'none'),
+('function dr_metrics_rows(text)',                          'dr_monitor', 'none');
 
 CREATE TEMP TABLE dr_role_rank (role text PRIMARY KEY, rank integer NOT NULL);
 INSERT INTO dr_role_rank VALUES ('public', 0), ('dr_monitor', 1), ('dr_operator', 2), ('dr_admin', 3), ('none', 99);

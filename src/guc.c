@@ -30,6 +30,7 @@
 
 #include "backup_paths.h"
 #include "guc.h"
+#include "notifier.h"
 
 char	   *dr_database = NULL;
 char	   *dr_node_name = NULL;
@@ -206,7 +207,9 @@ dr_define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_S, check_position_retention, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
+	dr_define_notifier_gucs();	/* notifier.c */
 
+	/* last: placeholders of tensafe_dr.* left now are typos, and removed */
 	MarkGUCPrefixReserved("tensafe_dr");
 	dr_gucs_defined = true;
 

@@ -58,8 +58,7 @@ _PG_init(void)
 				 errdetail("tensafe_dr keeps its lag samples in shared memory and runs a background worker, which can only be set up when the server starts."),
 				 errhint("Add tensafe_dr to shared_preload_libraries in postgresql.conf and restart the server.")));
 
-	dr_define_gucs();
-	dr_define_notifier_gucs();
+	dr_define_gucs();			/* every tensafe_dr.* parameter */
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = request_shmem;

@@ -28,7 +28,8 @@ dr_require_root() {
 # Packages every part of the project needs to build and test.
 DR_BASE_PACKAGES=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
                   libipc-run-perl make gcc pgbackrest
-                  patroni etcd-server python3-etcd)
+                  patroni etcd-server python3-etcd
+                  prometheus prometheus-postgres-exporter)
 
 dr_install_packages() {
     local missing=()
@@ -40,8 +41,20 @@ dr_install_packages() {
     if [ ${#missing[@]} -gt 0 ]; then
         dr_log "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
+        # Without systemd the packages' postinst starts their daemons through
+        # invoke-rc.d (prometheus on :9090, the postgres exporter on :9187,
+        # etcd, patroni...): forbid it, as container images do, unless a
+        # policy is already there.  The tests start what they need themselves.
+        local policy=/usr/sbin/policy-rc.d made_policy= rc=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\n# tensafe_dr test setup: no service starts during apt-get install\nexit 101\n' > "$policy"
+            chmod 755 "$policy"
+            made_policy=1
+        fi
+        apt-get update -q || rc=$?
+        [ $rc -ne 0 ] || apt-get install -y -q --no-install-recommends "${missing[@]}" || rc=$?
+        [ -z "$made_policy" ] || rm -f "$policy"
+        [ $rc -eq 0 ] || return $rc
     fi
     # Debian's postgresql-common may start a default cluster on install;
     # the tests start their own servers and need none.
