@@ -600,6 +600,15 @@ cmp_ok($restore->safe_psql('postgres', "SELECT dr_record_event('AFTER_RESTORE', 
 		'... the history is restored');
 }
 
+# pg_dump as a dr_admin login: everything, secrets included.
+$primary->safe_psql('postgres', 'CREATE ROLE dump_admin LOGIN IN ROLE dr_admin');
+{
+	my (undef, $out) = run_ok('pg_dump as a dr_admin login', "$pg_bin/pg_dump",
+		'-d', $primary->connstr('postgres') . ' user=dump_admin');
+	like($out // '', qr/secret-ops-src-0123456789/, '... writes the webhook secrets');
+	like($out // '', qr/COPY public\.dr_outbox /, '... and the notification history');
+}
+
 # pg_dump as a dr_monitor login: the secrets are not readable, so a plain
 # dump fails; without the secrets' table (and the outbox, dr_admin's) it works.
 $primary->safe_psql('postgres', 'CREATE ROLE watcher LOGIN IN ROLE dr_monitor');

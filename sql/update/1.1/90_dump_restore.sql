@@ -22,11 +22,12 @@
 --    failed deliveries are now, with the id sequence; pending ones are not
 --    (a restored copy must not send anything on its own).
 --
--- And dr_monitor may read the sequences of the tables it reads, so that a
--- dr_monitor login can dump the history without the secrets:
+-- Who can dump: a superuser or a dr_admin login dumps everything, secrets
+-- included (webhook secrets are configuration); so dr_admin reads dr_outbox
+-- (message bodies, no secret in them).  A dr_monitor login can dump the
+-- history without the secrets, so it reads the id sequences:
 --   pg_dump --exclude-table-data=dr_webhooks --exclude-table-data=dr_outbox
--- A plain pg_dump as dr_monitor fails on dr_webhooks (permission denied):
--- webhook secrets are configuration, dumped for dr_admin and superusers only.
+-- A plain pg_dump as dr_monitor fails on dr_webhooks (permission denied).
 -------------------------------------------------------------------------------
 
 -- BEFORE INSERT on a seeded configuration table: when a row with the same
@@ -85,3 +86,4 @@ SELECT pg_catalog.pg_extension_config_dump('dr_outbox_id_seq', '');
 
 GRANT SELECT ON SEQUENCE dr_event_log_id_seq, dr_incidents_id_seq, dr_backups_id_seq,
     dr_artifacts_id_seq, dr_drills_id_seq, dr_outbox_id_seq TO dr_monitor;
+GRANT SELECT ON dr_outbox TO dr_admin;
