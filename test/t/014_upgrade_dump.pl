@@ -200,7 +200,7 @@ sub populate
 		SELECT * FROM dr_resolve($inc, 'resolved ($tag)');
 		SELECT dr_declare(3, 'open incident $tag');
 	});
-	my $drill = $node->safe_psql($db, "SELECT dr_drill_start('tabletop', 'drill $tag')");
+	my $drill = $node->safe_psql($db, "SELECT dr_drill_start('restore_test', 'drill $tag (a kind added by the user: restored before its drills)')");
 	$node->safe_psql($db, qq{
 		SELECT count(*) FROM dr_drill_finish($drill, true, 0, false, 'drill ok');
 		SELECT dr_create_restore_point('rp_$tag');
