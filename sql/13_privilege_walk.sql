@@ -5,9 +5,10 @@
 \set SHOW_CONTEXT never
 
 -- The classification: one line per object, named as pg_describe_object()
--- names it.  reader: the least role that may SELECT a table or view, USAGE
--- a sequence or type, EXECUTE a function; writer: the least role that may
--- INSERT, UPDATE and DELETE a table.  Roles, least first: public,
+-- names it.  reader: the least role that may SELECT a table, view or
+-- sequence (reading a sequence's position, which pg_dump needs), USAGE a
+-- type, EXECUTE a function; writer: the least role that may INSERT, UPDATE
+-- and DELETE a table, or USAGE and UPDATE a sequence (take ids from it).  Roles, least first: public,
 -- dr_monitor, dr_operator, dr_admin; 'none' = the owner (superuser) only.
 -- A NEW OBJECT MUST BE ADDED HERE, or this test fails naming it.
 CREATE TEMP TABLE dr_classification (object text PRIMARY KEY, reader text NOT NULL, writer text NOT NULL DEFAULT 'none');
@@ -20,7 +21,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('view dr_replicas',                                        'dr_monitor', 'none'),
 -- events, journal, lag history
 ('table dr_event_log',                                      'dr_monitor', 'none'),
-('sequence dr_event_log_id_seq',                            'none',       'none'),
+('sequence dr_event_log_id_seq',                            'dr_monitor', 'none'),
 ('table dr_lag_samples',                                    'dr_monitor', 'none'),
 ('view dr_lag_history',                                     'dr_monitor', 'none'),
 ('view dr_events',                                          'dr_monitor', 'none'),
@@ -36,7 +37,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_history_sample(interval)',                    'none',       'none'),
 -- incidents
 ('table dr_incidents',                                      'dr_monitor', 'none'),
-('sequence dr_incidents_id_seq',                            'none',       'none'),
+('sequence dr_incidents_id_seq',                            'dr_monitor', 'none'),
 ('function dr_declare(integer,text)',                       'dr_operator', 'none'),
 ('function dr_require_incident(bigint)',                    'none',       'none'),
 ('function dr_acknowledge(bigint,text)',                    'dr_operator', 'none'),
@@ -54,9 +55,9 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_unfence()',                                   'dr_operator', 'none'),
 -- backups and artifacts
 ('table dr_backups',                                        'dr_monitor', 'none'),
-('sequence dr_backups_id_seq',                              'none',       'none'),
+('sequence dr_backups_id_seq',                              'dr_monitor', 'none'),
 ('table dr_artifacts',                                      'dr_monitor', 'none'),
-('sequence dr_artifacts_id_seq',                            'none',       'none'),
+('sequence dr_artifacts_id_seq',                            'dr_monitor', 'none'),
 ('type dr_backup_verification',                             'public',     'none'),
 ('function dr_verify_backup_internal(text)',                'dr_admin',   'none'),
 ('function dr_verify_progress()',                           'dr_monitor', 'none'),
@@ -89,7 +90,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 -- drills
 ('table dr_drill_kinds',                                    'dr_monitor', 'dr_admin'),
 ('table dr_drills',                                         'dr_monitor', 'none'),
-('sequence dr_drills_id_seq',                               'none',       'none'),
+('sequence dr_drills_id_seq',                               'dr_monitor', 'none'),
 ('view dr_drill_schedule',                                  'dr_monitor', 'none'),
 ('function dr_drill_start(text,text)',                      'dr_operator', 'none'),
 ('function dr_drill_judge(bigint,timestamp with time zone,boolean,numeric,boolean)', 'none', 'none'),
@@ -101,8 +102,8 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('view dr_webhook_channels',                                'dr_monitor', 'none'),
 ('table dr_notification_templates',                         'dr_monitor', 'dr_admin'),
 ('table dr_escalation_policy',                              'dr_monitor', 'dr_admin'),
-('table dr_outbox',                                         'none',       'none'),
-('sequence dr_outbox_id_seq',                               'none',       'none'),
+('table dr_outbox',                                         'dr_admin',   'none'),
+('sequence dr_outbox_id_seq',                               'dr_monitor', 'none'),
 ('view dr_notifications',                                   'dr_monitor', 'none'),
 ('function dr_render(text,jsonb)',                          'none',       'none'),
 ('function dr_notification_body(jsonb,text,text)',          'none',       'none'),
@@ -137,7 +138,9 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 -- 1.1: Prometheus metrics
 ('view dr_metric_families',                                  'dr_monitor', 'none'),
 ('function dr_metrics()',                                   'dr_monitor', 'none'),
-('function dr_metrics_rows(text)',                          'dr_monitor', 'none');
+('function dr_metrics_rows(text)',                          'dr_monitor', 'none'),
+-- 1.1: pg_restore of seeded configuration tables (a trigger function)
+('function dr_config_replace()',                            'none',       'none');
 
 CREATE TEMP TABLE dr_role_rank (role text PRIMARY KEY, rank integer NOT NULL);
 INSERT INTO dr_role_rank VALUES ('public', 0), ('dr_monitor', 1), ('dr_operator', 2), ('dr_admin', 3), ('none', 99);
@@ -167,7 +170,8 @@ ORDER BY 1;
 --    classification.  Rows here are the mismatches.
 WITH checks AS (
     SELECT o.object, r.role, p.privilege,
-           CASE WHEN p.privilege IN ('SELECT', 'USAGE', 'EXECUTE') THEN c.reader
+           CASE WHEN p.privilege = 'USAGE' AND o.classid = 'pg_class'::regclass THEN c.writer
+                WHEN p.privilege IN ('SELECT', 'USAGE', 'EXECUTE') THEN c.reader
                 WHEN p.privilege IN ('INSERT', 'UPDATE', 'DELETE') THEN c.writer
                 ELSE 'none' END AS least_role,
            CASE o.classid
