@@ -2,7 +2,8 @@
  *
  * heartbeat.c
  *	  The primary's heartbeat: a small WAL record every
- *	  tensafe_dr.heartbeat_interval, flushed at once, so that an idle primary
+ *	  tensafe_dr.heartbeat_interval, flushed promptly (by the WAL writer, as
+ *	  an asynchronous commit is, see dr_write_heartbeat), so that an idle primary
  *	  still streams something and a standby can tell "caught up with an idle
  *	  primary" (it keeps hearing from it) from "behind" or "cut off".
  *
@@ -32,6 +33,7 @@
 #include "access/xloginsert.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "postmaster/walwriter.h"
 #include "replication/message.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
@@ -41,7 +43,7 @@
 
 /*
  * dr_write_heartbeat
- *		Write and flush one heartbeat record; returns its end position.
+ *		Write one heartbeat record and have it flushed; returns its end position.
  */
 XLogRecPtr
 dr_write_heartbeat(TimestampTz now)
@@ -71,8 +73,19 @@ dr_write_heartbeat(TimestampTz now)
 	XLogRegisterData(payload.data, payload.len);
 	end = XLogInsert(RM_LOGICALMSG_ID, XLOG_LOGICAL_MESSAGE);
 
-	/* Walsenders only send flushed WAL: flush now rather than at the next commit. */
-	XLogFlush(end);
+	/*
+	 * Walsenders only send flushed WAL.  Hand the flush to the WAL writer,
+	 * as an asynchronous commit does: it comes out of hibernation for it and
+	 * flushes within wal_writer_delay, and on a busy primary the record rides
+	 * along with the flushes the commits do anyway instead of costing an
+	 * fsync of its own every heartbeat.  If the WAL writer is set to wait
+	 * longer than half a heartbeat, flush here, or standbys would hear from
+	 * the primary in bursts and judge it silent in between.
+	 */
+	if (WalWriterDelay * 2 <= dr_heartbeat_interval_ms)
+		XLogSetAsyncXactLSN(end);
+	else
+		XLogFlush(end);
 
 	pfree(payload.data);
 	return end;
