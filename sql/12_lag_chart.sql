@@ -66,8 +66,10 @@ SELECT (xpath('count(//*[local-name()="path"])', :'chart'::xml))[1]::text AS ser
        (xpath('count(//*[local-name()="path"][contains(@class,"replay-lag")])', :'chart'::xml))[1]::text AS replay_series,
        (xpath('count(//*[local-name()="rect"][@class="incident"])', :'chart'::xml))[1]::text AS incident_bands;
 -- The hostile summary, as the parser reads it back (xpath re-escapes text).
-SELECT (xpath('//*[local-name()="text"][@class="incident-label"]/text()', :'chart'::xml))[1]::text AS label;
-SELECT (xpath('//*[local-name()="rect"][@class="incident"]/*[local-name()="title"]/text()', :'chart'::xml))[1]::text AS band_title;
+SELECT regexp_replace((xpath('//*[local-name()="text"][@class="incident-label"]/text()', :'chart'::xml))[1]::text,
+                      '^#\d+', '#N') AS label;
+SELECT regexp_replace(regexp_replace((xpath('//*[local-name()="rect"][@class="incident"]/*[local-name()="title"]/text()', :'chart'::xml))[1]::text,
+                                     '^Incident \d+', 'Incident N'), ' Declared .*$', '') AS band_title;
 -- The hostile standby name is an attribute value and legend text, not markup.
 SELECT unnest(xpath('//*[local-name()="path"]/@data-standby', :'chart'::xml))::text AS standby ORDER BY 1;
 -- Downsampled: 3600 samples per series, at most 60 points each.

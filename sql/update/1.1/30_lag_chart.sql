@@ -374,9 +374,10 @@ BEGIN
         '<text class="title" x="%s" y="22" font-size="14" font-weight="bold">Replication lag, %s</text>\n'
         '<rect id="plot-area" x="%s" y="%s" width="%s" height="%s" fill="#ffffff" data-from-epoch="%s" data-to-epoch="%s" data-y-max-seconds="%s"/>\n'
         '%s'
-        '<g clip-path="url(#plot-clip)">\n%s%s</g>\n'
-        '<g clip-path="url(#plot-clip)" font-size="10">\n%s</g>\n'
+        '<g clip-path="url(#plot-clip)">\n%s</g>\n'
         '<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="#333333"/>\n'
+        '<g clip-path="url(#plot-clip)">\n%s</g>\n'
+        '<g clip-path="url(#plot-clip)" font-size="10">\n%s</g>\n'
         '%s'
         '<text x="%s" y="%s" text-anchor="middle">time (UTC)</text>\n'
         '<text x="14" y="%s" text-anchor="middle" transform="rotate(-90 14 %s)">lag</text>\n'
@@ -386,14 +387,15 @@ BEGIN
         range_text,
         n_samples, n_keys, n_drawn, max_points, n_incidents,
         coalesce(@extschema@.dr_svg_seconds(target), 'unknown'), coalesce(@extschema@.dr_svg_seconds(maximum), 'unknown'),
-        px, py, pw, ph,
+        px, py - 3, pw, ph + 6,
         width, height,
         px, range_text,
         px, py, pw, ph, t0, t1, ymax,
         bands,
-        grid, plot,
-        labels,
+        grid,
         px, py, pw, ph,
+        plot,
+        labels,
         axes,
         px + pw / 2, height - 8,
         py + ph / 2, py + ph / 2,
@@ -491,7 +493,7 @@ BEGIN
                       to_char(chart_to AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
                       translate(encode(convert_to(@extschema@.dr_lag_chart(chart_from, chart_to), 'UTF8'), 'base64'), E'\n', ''))
             || format(E'Sampled lag per standby from dr_lag_history (`SELECT dr_lag_chart(%L, %L)`); '
-                      E'the RPO target and max lines are the settings in force when this was written.\n\n',
+                      'the RPO target and max lines are the settings in force when this was written.\n\n',
                       chart_from, chart_to);
     END IF;
 
