@@ -121,3 +121,23 @@ SELECT dr_postmortem(999999, true);
 \echo :SQLSTATE
 
 DELETE FROM dr_lag_samples WHERE node_name = 'regress-primary';
+
+-- The update from 1.0: dr_postmortem(incident) still resolves to the 1.0
+-- signature (no ambiguity with the new overload) and keeps its grant.
+CREATE DATABASE regress_chart_update;
+\c regress_chart_update
+SET client_min_messages = warning;
+CREATE EXTENSION tensafe_dr VERSION '1.0';
+SELECT dr_declare(1, 'before the update') AS inc \gset
+SELECT dr_postmortem(:inc) AS before \gset
+ALTER EXTENSION tensafe_dr UPDATE TO '1.1';
+RESET client_min_messages;
+SELECT extversion FROM pg_extension WHERE extname = 'tensafe_dr';
+SELECT dr_postmortem(:inc) = :'before' AS same_text_after_update,
+       dr_postmortem(:inc, true) LIKE '%## Replication Lag%' AS chart_after_update;
+SELECT p.oid::regprocedure AS function, has_function_privilege('dr_monitor', p.oid, 'EXECUTE') AS monitor,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public
+  FROM pg_proc p WHERE p.proname IN ('dr_postmortem', 'dr_lag_chart', 'dr_svg_text', 'dr_svg_seconds')
+ ORDER BY p.oid::regprocedure::text;
+\c contrib_regression
+DROP DATABASE regress_chart_update;
