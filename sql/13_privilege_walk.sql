@@ -140,7 +140,12 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_metrics()',                                   'dr_monitor', 'none'),
 ('function dr_metrics_rows(text)',                          'dr_monitor', 'none'),
 -- 1.1: pg_restore of seeded configuration tables (a trigger function)
-('function dr_config_replace()',                            'none',       'none');
+('function dr_config_replace()',                            'none',       'none'),
+-- 1.1: the lag chart
+('function dr_lag_chart(timestamp with time zone,timestamp with time zone,integer,integer,integer)', 'dr_monitor', 'none'),
+('function dr_postmortem(bigint,boolean)',                  'dr_monitor', 'none'),
+('function dr_svg_text(text,integer)',                      'none',       'none'),
+('function dr_svg_seconds(numeric)',                        'none',       'none');
 
 CREATE TEMP TABLE dr_role_rank (role text PRIMARY KEY, rank integer NOT NULL);
 INSERT INTO dr_role_rank VALUES ('public', 0), ('dr_monitor', 1), ('dr_operator', 2), ('dr_admin', 3), ('none', 99);

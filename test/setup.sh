@@ -29,7 +29,8 @@ dr_require_root() {
 DR_BASE_PACKAGES=(postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev
                   libipc-run-perl make gcc pgbackrest
                   patroni etcd-server python3-etcd
-                  prometheus prometheus-postgres-exporter)
+                  prometheus prometheus-postgres-exporter          # dr_metrics tests
+                  librsvg2-bin libxml2-utils fonts-dejavu-core)    # dr_lag_chart test: render, validate
 
 dr_install_packages() {
     local missing=()
