@@ -171,6 +171,13 @@ show_replicas() {
 
 dr_require_root
 dr_install_packages "${DR_BASE_PACKAGES[@]}"
+# The library is installed machine-wide: do not swap it under a test run or a
+# benchmark (they hold this lock while their servers run).
+exec 8>/var/tmp/tensafe_dr-install.lock
+if ! flock -n 8; then
+    dr_log "a test run or benchmark holds /var/tmp/tensafe_dr-install.lock; waiting"
+    flock 8
+fi
 dr_build_and_install
 
 trap cleanup EXIT
