@@ -51,5 +51,18 @@ SELECT status, last_error IS NOT NULL AS error_kept
   FROM dr_notifications WHERE channel = 'wake-probe';
 SELECT dr_webhook_remove('wake-probe');
 
--- Called directly, the trigger function refuses.
+-- Called directly, the trigger function refuses; as a trigger it needs one
+-- argument it knows.
 SELECT dr_wake_on_commit();
+\echo :SQLSTATE
+CREATE TEMP TABLE wake_misuse (x int);
+CREATE TRIGGER wake_no_arg AFTER INSERT ON wake_misuse
+    FOR EACH STATEMENT EXECUTE FUNCTION dr_wake_on_commit();
+INSERT INTO wake_misuse VALUES (1);
+\echo :SQLSTATE
+DROP TRIGGER wake_no_arg ON wake_misuse;
+CREATE TRIGGER wake_bad_arg AFTER INSERT ON wake_misuse
+    FOR EACH STATEMENT EXECUTE FUNCTION dr_wake_on_commit('everything');
+INSERT INTO wake_misuse VALUES (1);
+\echo :SQLSTATE
+DROP TABLE wake_misuse;

@@ -73,9 +73,19 @@ CREATE FUNCTION dr_metrics_rows(
     OUT labels jsonb,
     OUT value double precision)
 RETURNS SETOF record
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+#variable_conflict use_column
+BEGIN
+    -- a misspelt family is an error, not an empty answer
+    IF family IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.dr_metric_families m WHERE m.metric = family) THEN
+        RAISE EXCEPTION 'unknown metric family: %', quote_literal(family)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The families are listed in dr_metric_families; NULL returns them all.';
+    END IF;
+    RETURN QUERY
 WITH s AS MATERIALIZED (
     SELECT * FROM @extschema@.dr_status()
 ), id AS MATERIALIZED (
@@ -173,7 +183,8 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
   JOIN @extschema@.dr_metric_families f ON f.metric = x.metric
  WHERE x.value IS NOT NULL
    AND (dr_metrics_rows.family IS NULL OR x.metric = dr_metrics_rows.family)
- ORDER BY f.metric, x.labels
+ ORDER BY f.metric, x.labels;
+END
 $fn$;
 COMMENT ON FUNCTION dr_metrics_rows(text) IS
 'Every sample of dr_metrics() as a row (metric, metric_type, help, labels jsonb, value), or those of one family: the source of both dr_metrics() and the prometheus-postgres-exporter queries.';
