@@ -20,7 +20,6 @@
 #include "backup_progress.h"
 #include "journal.h"
 #include "shared_state.h"
-#include "wakeup.h"
 
 DrSharedState *DrShared = NULL;
 
@@ -234,9 +233,10 @@ dr_worker_info(DrWorkerInfo *out)
 /*
  * dr_set_catalog_summary / dr_get_catalog_summary
  *		The open incident and the last event, as last read from the catalog
- *		by the worker, so that dr_status() needs no catalog access.
+ *		by the worker, so that dr_status() needs no catalog access.  The
+ *		setter returns whether the open incident changed.
  */
-void
+bool
 dr_set_catalog_summary(int64 open_incident, const char *last_event)
 {
 	bool		incident_changed;
@@ -246,9 +246,7 @@ dr_set_catalog_summary(int64 open_incident, const char *last_event)
 	DrShared->open_incident = open_incident;
 	strlcpy(DrShared->last_event, last_event ? last_event : "", sizeof(DrShared->last_event));
 	LWLockRelease(DrShared->lock);
-	/* the notifier's housekeeping runs only while an incident is open */
-	if (incident_changed)
-		dr_wake(DR_WAKE_INCIDENTS);
+	return incident_changed;
 }
 
 void

@@ -117,7 +117,7 @@ typedef struct DrWorkerInfo
 } DrWorkerInfo;
 
 extern void dr_worker_info(DrWorkerInfo *out);
-extern void dr_set_catalog_summary(int64 open_incident, const char *last_event);
+extern bool dr_set_catalog_summary(int64 open_incident, const char *last_event);
 extern void dr_get_catalog_summary(int64 *open_incident, char *last_event, Size len);
 extern void dr_set_backup_summary(TimestampTz newest_backup_at);
 extern TimestampTz dr_get_backup_summary(void);

@@ -326,7 +326,9 @@ catalog_work(bool primary, bool history_due)
 		else
 			last_event = rest ? rest + 1 : NULL;
 	}
-	dr_set_catalog_summary(open_incident, last_event);
+	/* the notifier's housekeeping runs only while an incident is open */
+	if (dr_set_catalog_summary(open_incident, last_event))
+		dr_wake(DR_WAKE_INCIDENTS);
 
 	/* the newest verified backup, for dr_status()'s backup_state */
 	value = spi_value(psprintf("SELECT ((extract(epoch FROM max(coalesce(stop_time, start_time)))"
