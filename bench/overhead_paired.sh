@@ -86,6 +86,7 @@ freeze() {
     done
     return 0
 }
+# shellcheck disable=SC2154  # rc is assigned inside the trap string
 trap 'rc=$?; thaw a; thaw b; (exit $rc); bench_cleanup' EXIT
 
 WORKER_COUNT_SQL="SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'tensafe_dr'"
