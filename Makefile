@@ -13,15 +13,20 @@ MODULE_big  = tensafe_dr
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # Scripts are generated from parts, one per concern, concatenated in name
-# order.  sql/install/*.sql is released version 1.0, frozen (SHA256SUMS);
-# sql/update/1.1/*.sql is what 1.1 adds or changes.  So
-#   tensafe_dr--1.0.sql       = sql/install
-#   tensafe_dr--1.0--1.1.sql  = sql/update/1.1
-#   tensafe_dr--1.1.sql       = sql/install + sql/update/1.1
-# Every sql/*.sql is a pg_regress input.
-PARTS_1_0   = $(sort $(wildcard sql/install/*.sql))
-PARTS_1_1   = $(sort $(wildcard sql/update/1.1/*.sql))
-DATA_built  = tensafe_dr--1.0.sql tensafe_dr--1.0--1.1.sql tensafe_dr--1.1.sql
+# order.  extension/<version>/ holds what that version adds or changes; the
+# released versions (1.0, 1.1) are frozen (extension/<version>/SHA256SUMS).
+#   tensafe_dr--1.0.sql       = extension/1.0
+#   tensafe_dr--1.0--1.1.sql  = extension/1.1
+#   tensafe_dr--1.1--1.2.sql  = extension/1.2
+#   tensafe_dr--1.1.sql       = extension/1.0 + 1.1
+#   tensafe_dr--1.2.sql       = extension/1.0 + 1.1 + 1.2
+# sql/ and expected/ are pg_regress's only.
+PARTS_1_0   = $(sort $(wildcard extension/1.0/*.sql))
+PARTS_1_1   = $(sort $(wildcard extension/1.1/*.sql))
+PARTS_1_2   = $(sort $(wildcard extension/1.2/*.sql))
+FROZEN      = 1.0 1.1
+DATA_built  = tensafe_dr--1.0.sql tensafe_dr--1.0--1.1.sql tensafe_dr--1.1.sql \
+              tensafe_dr--1.1--1.2.sql tensafe_dr--1.2.sql
 REGRESS     = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
@@ -47,8 +52,12 @@ tensafe_dr--1.0--1.1.sql: $(PARTS_1_1)
 	cat $^ > $@
 tensafe_dr--1.1.sql: $(PARTS_1_0) $(PARTS_1_1)
 	cat $^ > $@
+tensafe_dr--1.1--1.2.sql: $(PARTS_1_2)
+	cat $^ > $@
+tensafe_dr--1.2.sql: $(PARTS_1_0) $(PARTS_1_1) $(PARTS_1_2)
+	cat $^ > $@
 
 # Released scripts must not change under their users.
 check-frozen:
-	cd sql/install && sha256sum --quiet -c SHA256SUMS
+	set -e; for v in $(FROZEN); do (cd extension/$$v && sha256sum --quiet -c SHA256SUMS); done
 .PHONY: check-frozen

@@ -1,4 +1,4 @@
--- pg_dump/pg_restore support of 1.1 (sql/update/1.1/90_dump_restore.sql):
+-- pg_dump/pg_restore support of 1.1 (extension/1.1/90_dump_restore.sql):
 -- seeded configuration tables take an inserted row over an existing key
 -- (what pg_restore does after CREATE EXTENSION seeded them), restored
 -- events are not notified again, and what pg_dump keeps.

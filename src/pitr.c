@@ -8,7 +8,7 @@
  *
  * The plan itself (choosing the backup, mapping times to LSNs, refusing
  * impossible targets, the recovery settings) is SQL, in
- * sql/install/60_pitr.sql; it calls dr_wal_archive_check() and, for a
+ * extension/1.0/60_pitr.sql (replaced in extension/1.2/60_pitr.sql); it calls dr_wal_archive_check() and, for a
  * target on a later timeline than the backup, dr_wal_archive_history()
  * here for the part SQL cannot do without superuser file access.
  *

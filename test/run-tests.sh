@@ -15,9 +15,9 @@ if ! flock -n 8; then
 fi
 dr_build_and_install
 
-dr_log "released install scripts unchanged (sql/install/SHA256SUMS)"
+dr_log "released scripts unchanged (extension/1.0, extension/1.1: SHA256SUMS)"
 dr_as_postgres make -s -C "$DR_BUILD_DIR" check-frozen PG_CONFIG="$DR_PG_BIN/pg_config" || {
-    echo "sql/install is released version 1.0 and must not change: put changes in sql/update/" >&2
+    echo "extension/1.0 and extension/1.1 are released and must not change: put changes in extension/1.2/" >&2
     exit 1
 }
 

@@ -72,6 +72,15 @@ is($verified, '0', 'dr_verify_backup: no problems');
 is($psql->("SELECT verification_ok, source, timeline FROM dr_backups WHERE path LIKE '%base1'"),
 	't|pg_basebackup|1', 'backup recorded in dr_backups as verified');
 
+# The backup's end is dated to the second by its STOP TIME and to the sample
+# interval by the WAL-position samples: a time target can be planned from it
+# once a sample shows the WAL past its stop LSN (or a whole second after its
+# STOP TIME).  Wait for that sample before noting the target time.
+ok(defined wait_until($primary, q{
+	SELECT count(*) > 0 FROM dr_wal_positions
+	 WHERE lsn >= (SELECT stop_lsn FROM dr_backups WHERE path LIKE '%base1')}, 't', 30),
+	'a position sample dates the end of the backup');
+
 ###############################################################################
 # 4.1: rows inserted, the time noted (and a restore point), rows deleted.
 ###############################################################################
@@ -172,6 +181,20 @@ is($state, '22023', 'a target before the oldest verified backup: 22023');
 like($err, qr/before the end of the oldest verified backup/, '... says so');
 ($state, $err) = fails($primary, "SELECT * FROM dr_pitr_plan('no_such_point')");
 is($state, '42704', 'an unknown restore point: 42704');
+
+# A time inside the interval the backup's end is known to lie in (after the
+# last sample before its stop LSN and its STOP TIME, by the first sample
+# after it or a second after STOP TIME) is refused as not known to be after
+# the end, with the earliest time that can be planned; that time plans.
+my ($mid, $by) = split /\|/, $psql->(q{
+	SELECT w.ended_after + (w.ended_by - w.ended_after) / 2, w.ended_by
+	  FROM dr_backups b, dr_pitr_backup_end_window(b) w WHERE b.path LIKE '%base1'});
+($state, $err) = fails($primary, "SELECT * FROM dr_pitr_plan('$mid'::timestamptz)");
+is($state, '22023', "a time within the backup's end window ($mid): 22023");
+like($err, qr/not known to be after the end of the oldest verified backup/, '... says it is not known to be after the end');
+like($err, qr/HINT:  Choose a target time at or after \Q$by\E/, '... and names the earliest time that can be planned');
+is($psql->("SELECT backup_path LIKE '%base1' FROM dr_pitr_plan('$by'::timestamptz, refuse => false)"), 't',
+	'that earliest time is planned from the backup');
 
 # A WAL segment between the backup and the target goes missing from the archive.
 my ($first, $last) = split /\|/,
