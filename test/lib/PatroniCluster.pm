@@ -225,6 +225,28 @@ sub patronictl
 	return ($out // '') . ($err // '');
 }
 
+# Patroni's own view (DCS member list, as patronictl shows it): true when
+# $name is listed as a replica that is streaming (or "running" on versions
+# without that state) with a known lag.  Our view (the REST /replica check,
+# dr_status()) settles before Patroni's: wait for this before asking Patroni
+# to switch over to $name.
+sub is_switchover_candidate
+{
+	my ($self, $name) = @_;
+	my $json;
+	IPC::Run::run([ 'patronictl', '-c', "$self->{nodes}{$name}{dir}/patroni.yml", 'list', '-f', 'json' ],
+		'>', \$json, '2>', \my $err, IPC::Run::timeout(30)) or return 0;
+	my $members = eval { JSON::PP::decode_json($json) } or return 0;
+	for my $m (@$members)
+	{
+		next unless $m->{Member} eq $name;
+		return 0 if $m->{Role} =~ /leader/i;
+		return 0 unless ($m->{State} // '') =~ /^(streaming|running)$/;
+		return defined $m->{'Lag in MB'} && $m->{'Lag in MB'} =~ /^\d+$/;
+	}
+	return 0;
+}
+
 sub stop_all
 {
 	my ($self) = @_;

@@ -77,6 +77,7 @@ pass('old leader rejoined as replica and recorded it (journal on node1)');
 # patronictl switchover back to node1: recorded on both nodes.
 ###############################################################################
 $c->wait_for(sub { $c->sql('node1', 'SELECT rpo_state FROM dr_status()') eq 'ok' }, 30, 'node1 ok');
+$c->wait_for(sub { $c->is_switchover_candidate('node1') }, 60, "node1 streaming with a known lag in Patroni's member list");
 my $out = $c->patronictl('node1', 'switchover', '--leader', 'node2', '--candidate', 'node1', '--force');
 $c->wait_for(sub { $c->is_leader('node1') && $c->is_replica('node2') }, 90, 'switchover done');
 pass('switchover to node1 done');
