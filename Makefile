@@ -1,6 +1,6 @@
 # tensafe_dr — PGXS build.
 #
-#   make                 build src/*.c into tensafe_dr.so
+#   make                 build src/<area>/*.c into tensafe_dr.so
 #   make install         install library, control file and sql/tensafe_dr--*.sql
 #   make installcheck    pg_regress (sql/*.sql vs expected/) on a temporary
 #                        preloaded instance, then the TAP tests in test/t/
@@ -10,7 +10,10 @@
 
 EXTENSION   = tensafe_dr
 MODULE_big  = tensafe_dr
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+# src/ is grouped by concern: core (module init, GUCs, shared memory, the
+# worker scaffolding), lag, events, notify, failover, backup.
+SRC_AREAS   = core lag events notify failover backup
+OBJS        = $(patsubst %.c,%.o,$(sort $(foreach a,$(SRC_AREAS),$(wildcard src/$(a)/*.c))))
 
 # Scripts are generated from parts, one per concern, concatenated in name
 # order.  extension/<version>/ holds what that version adds or changes; the
@@ -38,7 +41,7 @@ TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/test/lib
 
-PG_CPPFLAGS = -I$(CURDIR)/src -Werror -Wall -Wmissing-prototypes
+PG_CPPFLAGS = $(foreach a,$(SRC_AREAS),-I$(CURDIR)/src/$(a)) -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
 EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log
 

@@ -304,8 +304,8 @@ bench_lib_id() {
 bench_source_note() {
     local head dirty=""
     head=$(git -C "$DR_SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    if [ -n "$(git -C "$DR_SRC_DIR" status --porcelain -- src sql 2>/dev/null || true)" ]; then
-        dirty=" + uncommitted changes in src/ or sql/"
+    if [ -n "$(git -C "$DR_SRC_DIR" status --porcelain -- src sql extension 2>/dev/null || true)" ]; then
+        dirty=" + uncommitted changes in src/, sql/ or extension/"
     fi
     printf '    source: %s%s; library %s\n' "$head" "$dirty" "$(bench_lib_id)"
     BENCH_LIB_ID_START=$(bench_lib_id)

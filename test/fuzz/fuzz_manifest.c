@@ -2,7 +2,7 @@
  *
  * fuzz_manifest.c
  *	  libFuzzer harness for tensafe_dr's backup_manifest parser
- *	  (src/manifest.c), built as a frontend program against libpgcommon and
+ *	  (src/backup/manifest.c), built as a frontend program against libpgcommon and
  *	  libpgport: the same JSON parser and checksum code the server uses.
  *
  * Each input is parsed as a manifest; when it parses, its manifest checksum
