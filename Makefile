@@ -1,7 +1,9 @@
 # tensafe_dr — PGXS build.
 #
 #   make                 build src/<area>/*.c into tensafe_dr.so
-#   make install         install library, control file and sql/tensafe_dr--*.sql
+#   make install         install the library, the control file, the generated
+#                        tensafe_dr--*.sql scripts, the Patroni scripts and the
+#                        documentation (docs/*.md)
 #   make installcheck    pg_regress (sql/*.sql vs expected/) on a temporary
 #                        preloaded instance, then the TAP tests in test/t/
 #
@@ -37,13 +39,19 @@ REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
 # Patroni integration scripts, installed next to the server binaries
 SCRIPTS     = patroni/tensafe_dr_callback patroni/tensafe_dr_pre_promote patroni/tensafe_dr_drill
 
+# Documentation: docs/*.md, installed by PGXS (DOCS) into
+# $(pg_config --docdir)/extension/, a directory every extension shares, so
+# under our own names: docs/README.md as tensafe_dr.md, docs/NN-*.md as
+# tensafe_dr-NN-*.md, their links to each other rewritten to those names.
+DOCS        = tensafe_dr.md $(patsubst docs/%.md,tensafe_dr-%.md,$(sort $(wildcard docs/[0-9]*.md)))
+
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = $(foreach a,$(SRC_AREAS),-I$(CURDIR)/src/$(a)) -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
-EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log
+EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log $(DOCS)
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
@@ -59,6 +67,13 @@ tensafe_dr--1.1--1.2.sql: $(PARTS_1_2)
 	cat $^ > $@
 tensafe_dr--1.2.sql: $(PARTS_1_0) $(PARTS_1_1) $(PARTS_1_2)
 	cat $^ > $@
+
+all: $(DOCS)
+DOCS_SED = sed -e 's/](\([0-9][0-9]-[A-Za-z0-9-]*\.md\)/](tensafe_dr-\1/g' -e 's/](README\.md/](tensafe_dr.md/g'
+tensafe_dr.md: docs/README.md
+	$(DOCS_SED) $< > $@
+tensafe_dr-%.md: docs/%.md
+	$(DOCS_SED) $< > $@
 
 # Released scripts must not change under their users.
 check-frozen:

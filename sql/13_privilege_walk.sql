@@ -169,7 +169,7 @@ CREATE TEMP VIEW dr_ext_objects AS
 GRANT SELECT ON dr_ext_objects TO PUBLIC;
 
 -- 1. Every object is classified, and every classification names an object.
-SELECT 'UNCLASSIFIED: ' || o.object || ' -- add a line for it to dr_classification in sql/13_privilege_walk.sql and to the README privilege table' AS problem
+SELECT 'UNCLASSIFIED: ' || o.object || ' -- add a line for it to dr_classification in sql/13_privilege_walk.sql and to the privilege table in docs/02-sql-reference.md' AS problem
   FROM dr_ext_objects o LEFT JOIN dr_classification c USING (object)
  WHERE c.object IS NULL
 UNION ALL
