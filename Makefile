@@ -5,7 +5,9 @@
 #                        tensafe_dr--*.sql scripts, the Patroni scripts and the
 #                        documentation (docs/*.md)
 #   make installcheck    pg_regress (sql/*.sql vs expected/) on a temporary
-#                        preloaded instance, then the TAP tests in test/t/
+#                        preloaded instance, the isolation tests
+#                        (isolation/specs/) on another, then the TAP tests
+#                        in test/t/
 #
 # Run the tests as a non-root user (PostgreSQL refuses to run as root); see
 # test/run-tests.sh, which does the whole thing from a root shell.
@@ -36,6 +38,17 @@ REGRESS     = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
 
+# Isolation tests (pg_isolation_regress): isolation/specs/*.spec against
+# isolation/expected/*.out, run by installcheck after pg_regress on their own
+# temporary preloaded instance, whose worker and notifier are pointed away
+# from the test database (isolation/isolation.conf).
+ISOLATION   = $(sort $(basename $(notdir $(wildcard isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=isolation --outputdir=output_iso \
+                 --temp-instance=$(CURDIR)/isolation_instance \
+                 --temp-config=$(CURDIR)/test/regress.conf \
+                 --temp-config=$(CURDIR)/isolation/isolation.conf \
+                 --load-extension=$(EXTENSION)
+
 # Patroni integration scripts, installed next to the server binaries
 SCRIPTS     = patroni/tensafe_dr_callback patroni/tensafe_dr_pre_promote patroni/tensafe_dr_drill
 
@@ -51,7 +64,7 @@ PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = $(foreach a,$(SRC_AREAS),-I$(CURDIR)/src/$(a)) -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
-EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log $(DOCS)
+EXTRA_CLEAN = regress_instance isolation_instance output_iso results regression.diffs regression.out tmp_check log $(DOCS)
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
