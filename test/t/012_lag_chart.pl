@@ -160,7 +160,9 @@ my $band_in_column = sub {
 	return scalar grep { is_color($img, int($x), $_, $color{band}, 3) } $py + 1 .. $py + $ph - 1;
 };
 my $mid = $band_in_column->(($xd + $xr) / 2);
-cmp_ok($mid, '>=', 0.5 * $ph, sprintf('incident band shaded between x=%.0f and x=%.0f (%d px in the middle column)', $xd, $xr, $mid));
+cmp_ok($mid, '>=', 0.5 * $ph, sprintf('incident band shaded between x=%.0f and x=%.0f (%d px in the middle column)', $xd, $xr, $mid))
+  or diag("the chart's incident elements:\n" . join("\n", $svg =~ /(<rect class="incident"[^>]*>)/g)
+	. "\nthe chart is kept as " . do { my $keep = "$ENV{TESTDIR}/tmp_check/log/012_lag_chart_failed.svg"; write_file($keep, $svg); $keep });
 if ($xd - 8 > $px)
 {
 	is($band_in_column->($xd - 8), 0, 'no band before the declaration');
