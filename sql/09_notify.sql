@@ -74,3 +74,16 @@ RESET ROLE;
 SELECT name FROM dr_webhook_channels ORDER BY name;
 DROP ROLE regress_dr_mon, regress_dr_adm;
 SELECT dr_webhook_remove('all');
+
+-- The retry policy (src/notify/retry_policy.c, shared by the primary's
+-- outbox and a standby's in-memory retries): give up when not retryable,
+-- after webhook_max_attempts (8), past webhook_max_age (1 h); else back off
+-- webhook_backoff_base (1 s) * 2^(attempts - 1), capped at 5 min, times a
+-- jitter in [0.5, 1.5).
+SELECT attempts, age, retryable, give_up,
+       retry_in BETWEEN expected * 0.5 AND expected * 1.5 AS backoff_in_range
+  FROM (VALUES (1, interval '0', true, interval '1 s'), (4, '10 min', true, '8 s'),
+               (20, '0', true, NULL), (1, '0', false, NULL), (8, '0', true, NULL),
+               (7, '59 min', true, '64 s'), (2, '1 hour', true, NULL)) v(attempts, age, retryable, expected),
+       LATERAL dr_webhook_retry(attempts, age, retryable)
+ ORDER BY attempts, age;

@@ -3,8 +3,8 @@
  * backup_files.c
  *	  File helpers of the backup functions: reading small files whole and in
  *	  chunks (backup_label, pg_control, history files, the manifest), the
- *	  backup_label format, WAL segment presence, and dr_file_sha256() for
- *	  artifacts.
+ *	  backup_label format, and dr_file_sha256() for artifacts.  (Whether a
+ *	  WAL segment is present is wal_archive.c's.)
  *
  * Every function here is given paths already checked against
  * tensafe_dr.backup_root (backup_paths.c) or built from such a path, except
@@ -27,8 +27,8 @@
 #include "storage/fd.h"
 #include "utils/builtins.h"
 
+#include "backup_files.h"
 #include "backup_paths.h"
-#include "backup_verify.h"
 
 PG_FUNCTION_INFO_V1(dr_file_sha256);
 
@@ -116,35 +116,6 @@ dr_parse_lsn_text(const char *s, XLogRecPtr *out)
 	*out = ((uint64) hi << 32) | lo;
 	return true;
 }
-
-/*
- * Whether WAL segment 'name' is in 'dir' (NULL or empty: no): as a file of
- * exactly seg_size bytes, or, with allow_compressed, under a compression
- * suffix an archive_command may have added (size unknown then).
- */
-bool
-dr_wal_segment_present(const char *dir, const char *name, uint32 seg_size, bool allow_compressed)
-{
-	static const char *const suffixes[] = {"", ".gz", ".lz4", ".zst", ".bz2", ".xz"};
-	int			i;
-
-	if (dir == NULL || dir[0] == '\0')
-		return false;
-	for (i = 0; i < (allow_compressed ? lengthof(suffixes) : 1); i++)
-	{
-		char	   *p = psprintf("%s/%s%s", dir, name, suffixes[i]);
-		struct stat st;
-		bool		ok;
-
-		ok = stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-			(i > 0 || st.st_size == (off_t) seg_size);
-		pfree(p);
-		if (ok)
-			return true;
-	}
-	return false;
-}
-
 
 /*
  * dr_file_sha256(path) - SHA-256 (hex) of a file under

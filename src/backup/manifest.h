@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * manifest.h
- *	  Parser for a pg_basebackup backup_manifest (versions 1 and 2).
+ *	  Parser for a pg_basebackup backup_manifest (versions 1 and 2):
+ *	  manifest_parse.c (the JSON), manifest_entries.c (each entry's
+ *	  fields), manifest_checksum.c (checksum lengths, the manifest's own).
  *
  * The parser is frontend-safe: it uses only palloc/pfree/psprintf (which
  * libpgcommon provides to frontend programs too), PostgreSQL's JSON parser
  * (common/jsonapi.h) and checksum helpers (common/checksum_helper.h).  It
  * never raises an error itself: every problem with the manifest comes back
  * as a message, so the backend can report it as a row and the fuzz harness
- * (test/fuzz/) can link this file without the backend.
+ * (test/fuzz/) can link the manifest_*.c files without the backend.
  *
  *-------------------------------------------------------------------------
  */

@@ -8,15 +8,18 @@
  *
  * The plan itself (choosing the backup, mapping times to LSNs, refusing
  * impossible targets, the recovery settings) is SQL, in
- * extension/1.0/60_pitr.sql (replaced in extension/1.2/60_pitr.sql); it calls dr_wal_archive_check() and, for a
- * target on a later timeline than the backup, dr_wal_archive_history()
- * here for the part SQL cannot do without superuser file access.
+ * extension/1.0/60_pitr.sql (replaced in extension/1.2/60_pitr.sql); it
+ * calls dr_wal_archive_check() and, for a target on a later timeline than
+ * the backup, dr_wal_archive_history() here for the part SQL cannot do
+ * without superuser file access.
  *
- * Only names this file builds (XLogFileName: 24 hex digits, or a timeline
- * history file name) are looked up, and only in the directory the
- * administrator configured, so the caller cannot make it probe arbitrary
- * paths.  Segments are not opened: one stat() each; a history file (a few
- * lines) is read.  No locks, no shared memory.
+ * Whether a segment is in the archive is decided by wal_archive.c, the
+ * owner of that rule, which dr_verify_backup() asks too.  Only names this
+ * file builds (XLogFileName: 24 hex digits, or a timeline history file
+ * name) are looked up, and only in the directory the administrator
+ * configured, so the caller cannot make it probe arbitrary paths.
+ * Segments are not opened: one stat() per candidate name; a history file
+ * (a few lines) is read.  No locks, no shared memory.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,31 +37,14 @@
 #include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/pg_lsn.h"
 
-#include "pitr.h"
+#include "wal_archive.h"
 
 PG_FUNCTION_INFO_V1(dr_wal_archive_check);
 PG_FUNCTION_INFO_V1(dr_wal_archive_history);
 
 #define DR_ARCHIVE_CHECK_COLS 6
-
-/*
- * dr_wal_archive_dir
- *		The configured WAL archive directory, or NULL when none is set (or
- *		the parameter is not defined by this build).  Points into GUC
- *		storage; do not free.
- */
-const char *
-dr_wal_archive_dir(void)
-{
-	const char *dir = GetConfigOption("tensafe_dr.wal_archive_dir", true, false);
-
-	if (dir == NULL || dir[0] == '\0')
-		return NULL;
-	return dir;
-}
 
 /* The configured archive directory, or an error saying why there is none. */
 static const char *
@@ -179,8 +165,9 @@ dr_wal_archive_history(PG_FUNCTION_ARGS)
  *
  * The segments from the one holding start_lsn to the one holding end_lsn,
  * on the given timeline, and which of them are not in the archive as a
- * complete file (absent, or not wal_segment_size bytes: a partial copy
- * cannot be replayed).  On a timeline after the first, the timeline's
+ * complete plain file (dr_wal_segment_state() says DR_WAL_SEGMENT_PLAIN):
+ * absent, a partial copy, or only compressed, which the plan's plain-cp
+ * restore_command cannot use.  On a timeline after the first, the timeline's
  * history file is needed too (recovery_target_timeline names it) and is
  * listed first among the missing when it is absent.  Errors: no archive directory configured (55000),
  * the directory missing (58P01), bad arguments (22023).
@@ -239,21 +226,17 @@ dr_wal_archive_check(PG_FUNCTION_ARGS)
 	}
 	for (seg = first_seg; seg <= last_seg; seg++)
 	{
-		char	   *path;
-
 		CHECK_FOR_INTERRUPTS();
 		XLogFileName(fname, (TimeLineID) tli, seg, wal_segment_size);
 		if (seg == first_seg)
 			strlcpy(first_name, fname, sizeof(first_name));
-		path = psprintf("%s/%s", dir, fname);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-			st.st_size != (off_t) wal_segment_size)
+		/* the plan's restore_command is a plain cp: only a plain file will do */
+		if (dr_wal_segment_state(dir, fname, wal_segment_size) != DR_WAL_SEGMENT_PLAIN)
 		{
 			accumArrayResult(missing, CStringGetTextDatum(fname), false,
 							 TEXTOID, CurrentMemoryContext);
 			n_missing++;
 		}
-		pfree(path);
 	}
 
 	memset(nulls, 0, sizeof(nulls));

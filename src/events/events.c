@@ -5,11 +5,13 @@
  *
  * An event's journal payload is one JSON object with the columns of
  * dr_event_log (occurred_at, event_type, level, node_name, region,
- * system_identifier, timeline, actor, successful, details); the SQL side
- * (dr_log_event in the install script) builds the same object with
- * jsonb_build_object, and dr_journal_flush() turns it back into a row.
- * Events from C are always journalled and reach the table through the
- * worker's flush, on a primary within a second.
+ * system_identifier, timeline, actor, successful, details, incident_id).
+ * build_payload() here is its one builder: events recorded from C
+ * (dr_journal_event()) and from SQL (dr_log_event() calls
+ * dr_journal_record(), extension/1.2/20_events.sql) both go through it, and
+ * dr_journal_flush() turns the object back into a row.  Events from C are
+ * always journalled and reach the table through the worker's flush, on a
+ * primary within a second.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +19,7 @@
 
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -30,6 +33,7 @@
 #include "journal.h"
 
 PG_FUNCTION_INFO_V1(dr_journal_append_sql);
+PG_FUNCTION_INFO_V1(dr_journal_record);
 PG_FUNCTION_INFO_V1(dr_journal_entries);
 
 static void
@@ -65,9 +69,61 @@ current_timeline(void)
 }
 
 /*
+ * build_payload
+ *		The journal payload of an event, as JSON text in buf: this node's
+ *		facts (node name, region, system identifier, timeline) and the
+ *		event's.  level <= 0, a NULL actor and incident_id 0 are JSON nulls;
+ *		details_json must be a JSON object (or NULL for {}).
+ */
+static void
+build_payload(StringInfo buf, TimestampTz occurred_at, const char *event_type, int level,
+			  bool successful, const char *actor, const char *details_json, int64 incident_id)
+{
+	appendStringInfoChar(buf, '{');
+	json_key(buf, "occurred_at", true);
+	/* as jsonb writes a timestamptz, so that every payload reads alike */
+	escape_json(buf, JsonEncodeDateTime(NULL, TimestampTzGetDatum(occurred_at),
+										TIMESTAMPTZOID, NULL));
+	json_key(buf, "event_type", false);
+	escape_json(buf, event_type);
+	json_key(buf, "level", false);
+	if (level > 0)
+		appendStringInfo(buf, "%d", level);
+	else
+		appendStringInfoString(buf, "null");
+	json_key(buf, "node_name", false);
+	escape_json(buf, dr_effective_node_name());
+	json_key(buf, "region", false);
+	if (dr_region && dr_region[0])
+		escape_json(buf, dr_region);
+	else
+		appendStringInfoString(buf, "null");
+	json_key(buf, "system_identifier", false);
+	appendStringInfo(buf, "%lld", (long long) (int64) GetSystemIdentifier());
+	json_key(buf, "timeline", false);
+	appendStringInfo(buf, "%u", current_timeline());
+	json_key(buf, "actor", false);
+	if (actor)
+		escape_json(buf, actor);
+	else
+		appendStringInfoString(buf, "null");
+	json_key(buf, "successful", false);
+	appendStringInfoString(buf, successful ? "true" : "false");
+	json_key(buf, "details", false);
+	appendStringInfoString(buf, details_json ? details_json : "{}");
+	json_key(buf, "incident_id", false);
+	if (incident_id != 0)
+		appendStringInfo(buf, INT64_FORMAT, incident_id);
+	else
+		appendStringInfoString(buf, "null");
+	appendStringInfoChar(buf, '}');
+}
+
+/*
  * dr_journal_event
  *		Journal one event now (fsync'd); returns its sequence number.
- *		details_json must be a JSON object (or NULL for {}).
+ *		details_json must be a JSON object (or NULL for {}).  The flush
+ *		gives it the incident open when it occurred.
  */
 uint64
 dr_journal_event(const char *event_type, int level, bool successful,
@@ -77,45 +133,63 @@ dr_journal_event(const char *event_type, int level, bool successful,
 	uint64		seq;
 
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	json_key(&buf, "occurred_at", true);
-	escape_json(&buf, timestamptz_to_str(GetCurrentTimestamp()));
-	json_key(&buf, "event_type", false);
-	escape_json(&buf, event_type);
-	json_key(&buf, "level", false);
-	if (level > 0)
-		appendStringInfo(&buf, "%d", level);
-	else
-		appendStringInfoString(&buf, "null");
-	json_key(&buf, "node_name", false);
-	escape_json(&buf, dr_effective_node_name());
-	json_key(&buf, "region", false);
-	if (dr_region && dr_region[0])
-		escape_json(&buf, dr_region);
-	else
-		appendStringInfoString(&buf, "null");
-	json_key(&buf, "system_identifier", false);
-	appendStringInfo(&buf, "%lld", (long long) (int64) GetSystemIdentifier());
-	json_key(&buf, "timeline", false);
-	appendStringInfo(&buf, "%u", current_timeline());
-	json_key(&buf, "actor", false);
-	escape_json(&buf, actor);
-	json_key(&buf, "successful", false);
-	appendStringInfoString(&buf, successful ? "true" : "false");
-	json_key(&buf, "details", false);
-	appendStringInfoString(&buf, details_json ? details_json : "{}");
-	appendStringInfoChar(&buf, '}');
-
+	build_payload(&buf, GetCurrentTimestamp(), event_type, level, successful, actor,
+				  details_json, 0);
 	seq = dr_journal_append(buf.data, buf.len, event_type);
 	pfree(buf.data);
 	return seq;
 }
 
 /*
+ * dr_journal_record(occurred_at timestamptz, event_type text, level integer,
+ *					 successful boolean, actor text, details jsonb,
+ *					 incident_id bigint) returns bigint
+ *		Internal: journal an event recorded from SQL (dr_log_event() on a
+ *		node that cannot write), with the same payload as dr_journal_event();
+ *		returns its sequence number.  level, actor, details and incident_id
+ *		may be NULL.  Not granted to anybody.
+ */
+Datum
+dr_journal_record(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	char	   *event_type;
+	char	   *details = NULL;
+	uint64		seq;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an event needs a time, a type and a success flag")));
+	event_type = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (!PG_ARGISNULL(5))
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(5);
+
+		if (!JB_ROOT_IS_OBJECT(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("event details must be a JSON object")));
+		details = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	}
+	initStringInfo(&buf);
+	build_payload(&buf, PG_GETARG_TIMESTAMPTZ(0), event_type,
+				  PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2),
+				  PG_GETARG_BOOL(3),
+				  PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+				  details,
+				  PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6));
+	seq = dr_journal_append(buf.data, buf.len, event_type);
+	pfree(buf.data);
+	PG_RETURN_INT64((int64) seq);
+}
+
+/*
  * dr_journal_append(payload jsonb) returns bigint
- *		Internal: journal an event built by the SQL side; returns its
- *		sequence number.  Not granted to anybody; called by the extension's
- *		SECURITY DEFINER functions.
+ *		Internal: journal a payload given whole; returns its sequence
+ *		number.  Not granted to anybody.  The 1.0 and 1.1 dr_log_event()
+ *		built the payload in SQL and called this; from 1.2 the payload is
+ *		built here (dr_journal_record()), and this stays for them.
  */
 Datum
 dr_journal_append_sql(PG_FUNCTION_ARGS)

@@ -61,6 +61,7 @@
 #include "delivered_log.h"
 #include "guc.h"
 #include "notifier.h"
+#include "retry_policy.h"
 #include "shared_state.h"
 #include "wakeup.h"
 #include "webhook_http.h"
@@ -314,7 +315,9 @@ typedef struct StandbyRetry
 {
 	char		key[256];
 	int			attempts;
+	TimestampTz first_at;		/* first attempt: the delivery's age counts from it */
 	TimestampTz next_at;
+	bool		given_up;		/* by the retry policy (retry_policy.c) */
 } StandbyRetry;
 
 static HTAB *standby_retries = NULL;
@@ -329,8 +332,7 @@ earliest_retry(void)
 
 	hash_seq_init(&scan, standby_retries);
 	while ((retry = hash_seq_search(&scan)) != NULL)
-		if (retry->attempts < dr_webhook_max_attempts &&
-			(earliest == 0 || retry->next_at < earliest))
+		if (!retry->given_up && (earliest == 0 || retry->next_at < earliest))
 			earliest = retry->next_at;
 	return earliest;
 }
@@ -361,10 +363,11 @@ deliver_journal(MemoryContext cxt)
 		bool		found;
 		StandbyRetry *retry;
 		char		key[256];
+		int64		delay_ms;
 
 		strlcpy(key, d->key, sizeof(key));
 		retry = hash_search(standby_retries, key, HASH_FIND, &found);
-		if (found && (retry->next_at > now || retry->attempts >= dr_webhook_max_attempts))
+		if (found && (retry->given_up || retry->next_at > now))
 			continue;
 		post(d, &r);
 		if (r.delivered)
@@ -376,10 +379,17 @@ deliver_journal(MemoryContext cxt)
 		}
 		retry = hash_search(standby_retries, key, HASH_ENTER, &found);
 		if (!found)
+		{
 			retry->attempts = 0;
+			retry->first_at = now;
+			retry->given_up = false;
+		}
 		retry->attempts++;
-		retry->next_at = now + (TimestampTz) Min((double) dr_webhook_backoff_max_ms,
-												 dr_webhook_backoff_base_ms * pow(2.0, retry->attempts - 1)) * 1000;
+		if (dr_webhook_retry_decide(retry->attempts, (now - retry->first_at) / 1000,
+									r.retryable, &delay_ms) == DR_RETRY_AGAIN)
+			retry->next_at = now + delay_ms * 1000;
+		else
+			retry->given_up = true;
 	}
 	return earliest_retry();
 }

@@ -2,8 +2,9 @@
  *
  * fuzz_manifest.c
  *	  libFuzzer harness for tensafe_dr's backup_manifest parser
- *	  (src/backup/manifest.c), built as a frontend program against libpgcommon and
- *	  libpgport: the same JSON parser and checksum code the server uses.
+ *	  (src/backup/manifest_*.c), built as a frontend program against
+ *	  libpgcommon and libpgport: the same JSON parser and checksum code the
+ *	  server uses.
  *
  * Each input is parsed as a manifest; when it parses, its manifest checksum
  * is checked too.  The callbacks read every field they are given, so that
@@ -29,7 +30,7 @@ static volatile uint64 sink;
  * syntax error).  The harness gives the frontend palloc family the same
  * semantics: every palloc'd block is linked into an arena freed after each
  * input (the link options --wrap=palloc etc. in run.sh route the calls of
- * jsonapi.o, stringinfo.o, psprintf.o and manifest.c here).  pfree() and
+ * jsonapi.o, stringinfo.o, psprintf.o and manifest_*.c here).  pfree() and
  * repalloc() really free, so AddressSanitizer still sees any use after free.
  */
 typedef union ArenaChunk

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/fuzz/run.sh — build the libFuzzer harness for the backup_manifest
-# parser (src/backup/manifest.c linked alone against libpgcommon/libpgport, with
+# parser (src/backup/manifest_*.c linked alone against libpgcommon/libpgport, with
 # AddressSanitizer and UBSan) and fuzz it for FUZZ_SECONDS (default 60).
 #
 #   FUZZ_SECONDS=30 bash test/fuzz/run.sh
@@ -28,7 +28,7 @@ mkdir -p "$work/corpus" "$work/artifacts"
 
 "$clang" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -Wno-ignored-attributes -DFRONTEND -I"$src/backup" -I"$src/core" -I"$inc" \
-    "$here/fuzz_manifest.c" "$src/backup/manifest.c" \
+    "$here/fuzz_manifest.c" "$src"/backup/manifest_*.c \
     -Wl,--wrap=palloc,--wrap=palloc0,--wrap=palloc_extended,--wrap=pfree \
     -Wl,--wrap=repalloc,--wrap=pstrdup,--wrap=pnstrdup \
     "$pglib/libpgcommon.a" "$pglib/libpgport.a" -lssl -lcrypto -lm \

@@ -197,6 +197,18 @@ ok(defined wait_until($primary, "SELECT current_setting('tensafe_dr.wal_archive_
 	'wal_archive_dir set');
 is_deeply([ verify($nowal) ], [], 'with tensafe_dr.wal_archive_dir the segment is found there');
 
+# What "in the archive" means (src/backup/wal_archive.c, the rule dr_pitr_plan()
+# shares): verification accepts a segment only compressed there (a restore_command
+# that decompresses can use it), not a partial plain copy.  (The plan, whose
+# restore_command is a plain cp, accepts neither: 007_pitr.pl.)
+move("$archive/$first_seg", "$archive/$first_seg.gz") or die "move: $!";
+is_deeply([ verify($nowal) ], [], 'a segment only compressed (.gz) in the archive is found');
+move("$archive/$first_seg.gz", "$root/$first_seg.aside") or die "move: $!";
+open my $partial, '>', "$archive/$first_seg" or die; print $partial 'x' x 8192; close $partial;
+is_deeply([ map { s/\|.*//r } verify($nowal) ], [ $first_seg ], 'a partial plain copy in the archive is missing');
+move("$root/$first_seg.aside", "$archive/$first_seg") or die "move back: $!";
+is_deeply([ verify($nowal) ], [], 'whole again once the segment is back');
+
 # A version 2 manifest (PostgreSQL 17's format, written here with a fresh
 # Manifest-Checksum): System-Identifier checked against the backup's
 # pg_control, Encoded-Path understood.

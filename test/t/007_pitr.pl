@@ -215,7 +215,13 @@ is($state, '58P01', 'a WAL gap: 58P01');
 like($err, qr/DETAIL:  Missing from \S+: \Q$victim\E/, 'the missing segment is named');
 is($psql->("SELECT feasible, wal_segments_missing = ARRAY['$victim'], sqlstate FROM dr_pitr_plan('$t_good', refuse => false)"),
 	"f|t|58P01", 'refuse => false: the same as a row');
-move("$root/$victim.aside", "$archive/$victim") or die "move back: $!";
+# Only compressed in the archive: still missing for the plan, whose
+# restore_command is a plain cp (src/backup/wal_archive.c; dr_verify_backup()
+# accepts it: 006_backup_verify.pl).
+move("$root/$victim.aside", "$archive/$victim.gz") or die "move: $!";
+is($psql->("SELECT feasible, wal_segments_missing = ARRAY['$victim'] FROM dr_pitr_plan('$t_good', refuse => false)"),
+	"f|t", 'a segment only compressed (.gz) in the archive is missing for the plan');
+move("$archive/$victim.gz", "$archive/$victim") or die "move back: $!";
 is($psql->("SELECT feasible FROM dr_pitr_plan('$t_good')"), 't', 'feasible again once it is back');
 
 # Read-only callers: dr_monitor may plan, not create restore points.

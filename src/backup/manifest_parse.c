@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * manifest.c
+ * manifest_parse.c
  *	  Parser for a pg_basebackup backup_manifest, on PostgreSQL's own JSON
  *	  parser (common/jsonapi.h) driven through its semantic-action
- *	  callbacks, and the check of the manifest's own checksum.
+ *	  callbacks: the manifest's structure.  What each entry must hold is
+ *	  checked in manifest_entries.c, the manifest's own checksum in
+ *	  manifest_checksum.c.
  *
  * The manifest is one JSON object:
  *	 { "PostgreSQL-Backup-Manifest-Version": 1,		(2 from PostgreSQL 17)
@@ -22,7 +24,8 @@
  * actions cannot stop the parse, so the first problem is remembered, every
  * later callback does nothing, and dr_manifest_parse() returns the message
  * (palloc'd) once the JSON parser is done.  Frontend-safe, so that the fuzz
- * harness in test/fuzz/ can link this file alone against libpgcommon.
+ * harness in test/fuzz/ can link the manifest_*.c files alone against
+ * libpgcommon.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,7 +38,7 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 
-#include "manifest.h"
+#include "manifest_entries.h"
 
 typedef enum
 {
@@ -55,32 +58,6 @@ typedef enum
 	MS_DONE
 } ManifestState;
 
-typedef enum
-{
-	FF_PATH,
-	FF_ENCODED_PATH,
-	FF_SIZE,
-	FF_LAST_MODIFIED,
-	FF_ALGORITHM,
-	FF_CHECKSUM,
-	FF_COUNT
-} FileField;
-
-typedef enum
-{
-	WF_TIMELINE,
-	WF_START,
-	WF_END,
-	WF_COUNT
-} WalField;
-
-static const char *const file_field_names[FF_COUNT] = {
-	"Path", "Encoded-Path", "Size", "Last-Modified", "Checksum-Algorithm", "Checksum"
-};
-static const char *const wal_field_names[WF_COUNT] = {
-	"Timeline", "Start-LSN", "End-LSN"
-};
-
 typedef struct ParseState
 {
 	ManifestState state;
@@ -93,7 +70,8 @@ typedef struct ParseState
 	bool		saw_wal;
 	bool		saw_checksum;
 
-	int			field;			/* FileField or WalField being read */
+	int			field;			/* the DrManifestFileField or
+								 * DrManifestWalField being read */
 	char	   *file_values[FF_COUNT];
 	char	   *wal_values[WF_COUNT];
 } ParseState;
@@ -118,218 +96,13 @@ clear_values(char **values, int n)
 	}
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decode hex into a palloc'd buffer (NUL-terminated for convenience);
- * returns NULL if the text is not an even number of hex digits.
- */
-static uint8 *
-hex_decode_alloc(const char *hex, int *len)
-{
-	size_t		n = strlen(hex);
-	uint8	   *out;
-	size_t		i;
-
-	if (n % 2 != 0)
-		return NULL;
-	out = palloc(n / 2 + 1);
-	for (i = 0; i < n / 2; i++)
-	{
-		int			hi = hexval(hex[2 * i]);
-		int			lo = hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-		{
-			pfree(out);
-			return NULL;
-		}
-		out[i] = (uint8) (hi << 4 | lo);
-	}
-	out[n / 2] = '\0';
-	*len = (int) (n / 2);
-	return out;
-}
-
-/* Strict unsigned decimal; false on anything else or overflow. */
-static bool
-parse_uint64(const char *s, uint64 *out)
-{
-	uint64		v = 0;
-
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-	{
-		if (*s < '0' || *s > '9')
-			return false;
-		if (v > (PG_UINT64_MAX - (uint64) (*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64) (*s - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* "X/X" in hex, as PostgreSQL prints an LSN; false otherwise. */
-static bool
-parse_lsn(const char *s, XLogRecPtr *out)
-{
-	uint64		parts[2] = {0, 0};
-	int			part = 0;
-	int			digits = 0;
-
-	for (; *s; s++)
-	{
-		int			h = hexval(*s);
-
-		if (*s == '/' && part == 0 && digits > 0)
-		{
-			part = 1;
-			digits = 0;
-			continue;
-		}
-		if (h < 0 || ++digits > 8)
-			return false;
-		parts[part] = parts[part] << 4 | (uint64) h;
-	}
-	if (part != 1 || digits == 0)
-		return false;
-	*out = parts[0] << 32 | parts[1];
-	return true;
-}
-
-/*
- * dr_checksum_length
- *		Bytes of a checksum of the given type (0 for none).
- */
-int
-dr_checksum_length(pg_checksum_type type)
-{
-	switch (type)
-	{
-		case CHECKSUM_TYPE_NONE:
-			return 0;
-		case CHECKSUM_TYPE_CRC32C:
-			return sizeof(pg_crc32c);
-		case CHECKSUM_TYPE_SHA224:
-			return PG_SHA224_DIGEST_LENGTH;
-		case CHECKSUM_TYPE_SHA256:
-			return PG_SHA256_DIGEST_LENGTH;
-		case CHECKSUM_TYPE_SHA384:
-			return PG_SHA384_DIGEST_LENGTH;
-		case CHECKSUM_TYPE_SHA512:
-			return PG_SHA512_DIGEST_LENGTH;
-	}
-	return -1;
-}
-
-/* A complete "Files" entry: validate it and hand it to the callback. */
+/* An entry has been read: remember its problem, if any, and drop its values. */
 static void
-finish_file(ParseState *ps)
+finish_entry(ParseState *ps, const char *problem, char **values, int n)
 {
-	char	  **v = ps->file_values;
-	DrManifestFile f;
-	uint8	   *decoded_path = NULL;
-	uint8	   *checksum = NULL;
-	int			len = 0;
-
-	memset(&f, 0, sizeof(f));
-	if ((v[FF_PATH] == NULL) == (v[FF_ENCODED_PATH] == NULL))
-	{
-		fail(ps, "a file entry must have exactly one of Path and Encoded-Path");
-		return;
-	}
-	if (v[FF_PATH])
-		f.path = v[FF_PATH];
-	else
-	{
-		decoded_path = hex_decode_alloc(v[FF_ENCODED_PATH], &len);
-		if (decoded_path == NULL || len == 0 || memchr(decoded_path, '\0', len) != NULL)
-		{
-			fail(ps, "a file entry has an invalid Encoded-Path");
-			goto out;
-		}
-		f.path = (const char *) decoded_path;
-	}
-	if (f.path[0] == '\0')
-	{
-		fail(ps, "a file entry has an empty path");
-		goto out;
-	}
-	if (v[FF_SIZE] == NULL || !parse_uint64(v[FF_SIZE], &f.size))
-	{
-		fail(ps, "a file entry has a missing or invalid Size");
-		goto out;
-	}
-	f.algorithm = CHECKSUM_TYPE_NONE;
-	if (v[FF_ALGORITHM] && !pg_checksum_parse_type(v[FF_ALGORITHM], &f.algorithm))
-	{
-		fail(ps, "a file entry has an unknown Checksum-Algorithm");
-		goto out;
-	}
-	if ((v[FF_CHECKSUM] != NULL) != (f.algorithm != CHECKSUM_TYPE_NONE))
-	{
-		fail(ps, "a file entry must have both Checksum-Algorithm and Checksum, or neither");
-		goto out;
-	}
-	if (v[FF_CHECKSUM])
-	{
-		checksum = hex_decode_alloc(v[FF_CHECKSUM], &f.checksum_len);
-		if (checksum == NULL)
-		{
-			fail(ps, "a file entry has a Checksum that is not hexadecimal");
-			goto out;
-		}
-		f.checksum = checksum;
-	}
-	ps->info->files++;
-	if (ps->cb && ps->cb->file_cb)
-		ps->cb->file_cb(ps->cb->private_data, &f);
-
-out:
-	if (decoded_path)
-		pfree(decoded_path);
-	if (checksum)
-		pfree(checksum);
-	clear_values(ps->file_values, FF_COUNT);
-}
-
-/* A complete "WAL-Ranges" entry. */
-static void
-finish_wal_range(ParseState *ps)
-{
-	char	  **v = ps->wal_values;
-	DrManifestWalRange r;
-	uint64		tli;
-
-	if (v[WF_TIMELINE] == NULL || !parse_uint64(v[WF_TIMELINE], &tli) ||
-		tli == 0 || tli > PG_UINT32_MAX)
-		fail(ps, "a WAL range has a missing or invalid Timeline");
-	else if (v[WF_START] == NULL || !parse_lsn(v[WF_START], &r.start_lsn))
-		fail(ps, "a WAL range has a missing or invalid Start-LSN");
-	else if (v[WF_END] == NULL || !parse_lsn(v[WF_END], &r.end_lsn))
-		fail(ps, "a WAL range has a missing or invalid End-LSN");
-	else if (r.end_lsn < r.start_lsn)
-		fail(ps, "a WAL range ends before it starts");
-	else
-	{
-		r.tli = (TimeLineID) tli;
-		ps->info->wal_ranges++;
-		if (ps->cb && ps->cb->wal_range_cb)
-			ps->cb->wal_range_cb(ps->cb->private_data, &r);
-	}
-	clear_values(ps->wal_values, WF_COUNT);
+	if (problem)
+		fail(ps, problem);
+	clear_values(values, n);
 }
 
 static void
@@ -368,11 +141,13 @@ sem_object_end(void *state)
 			ps->state = MS_DONE;
 			break;
 		case MS_FILE_FIELD:
-			finish_file(ps);
+			finish_entry(ps, dr_manifest_finish_file(ps->file_values, ps->cb, ps->info),
+						 ps->file_values, FF_COUNT);
 			ps->state = MS_FILES_NEXT;
 			break;
 		case MS_WAL_FIELD:
-			finish_wal_range(ps);
+			finish_entry(ps, dr_manifest_finish_wal_range(ps->wal_values, ps->cb, ps->info),
+						 ps->wal_values, WF_COUNT);
 			ps->state = MS_WAL_NEXT;
 			break;
 		default:
@@ -460,7 +235,7 @@ sem_object_field_start(void *state, char *fname, bool isnull)
 				fail(ps, "unexpected or repeated top-level field");
 			break;
 		case MS_FILE_FIELD:
-			ps->field = field_index(file_field_names, FF_COUNT, fname);
+			ps->field = field_index(dr_manifest_file_fields, FF_COUNT, fname);
 			if (ps->field < 0)
 				fail(ps, "unexpected field in a file entry");
 			else if (ps->file_values[ps->field] != NULL)
@@ -469,7 +244,7 @@ sem_object_field_start(void *state, char *fname, bool isnull)
 				ps->state = MS_FILE_VALUE;
 			break;
 		case MS_WAL_FIELD:
-			ps->field = field_index(wal_field_names, WF_COUNT, fname);
+			ps->field = field_index(dr_manifest_wal_fields, WF_COUNT, fname);
 			if (ps->field < 0)
 				fail(ps, "unexpected field in a WAL range");
 			else if (ps->wal_values[ps->field] != NULL)
@@ -504,7 +279,7 @@ sem_scalar(void *state, char *token, JsonTokenType tokentype)
 			ps->state = MS_TOP_FIELD;
 			break;
 		case MS_SYSID_VALUE:
-			if (tokentype != JSON_TOKEN_NUMBER || !parse_uint64(token, &v))
+			if (tokentype != JSON_TOKEN_NUMBER || !dr_manifest_parse_uint64(token, &v))
 				fail(ps, "System-Identifier is not an unsigned integer");
 			else
 			{
@@ -706,55 +481,5 @@ dr_manifest_parse(char *buf, size_t len, const DrManifestCallbacks *cb,
 		return pstrdup("the manifest has no WAL-Ranges list");
 	if (!ps.saw_checksum)
 		return pstrdup("the manifest has no Manifest-Checksum");
-	return NULL;
-}
-
-/*
- * dr_manifest_check_checksum
- *		Compare the SHA-256 of every byte before the manifest's last line
- *		(the "Manifest-Checksum" line) with the checksum that line gives.
- *		Returns NULL if they agree, else a palloc'd message.
- */
-char *
-dr_manifest_check_checksum(const char *buf, size_t len, const DrManifestInfo *info)
-{
-	size_t		i;
-	ssize_t		last_nl = -1,
-				prev_nl = -1;
-	int			newlines = 0;
-	pg_checksum_context ctx;
-	uint8		digest[PG_CHECKSUM_MAX_LENGTH];
-	char		hex[PG_SHA256_DIGEST_STRING_LENGTH];
-	int			n;
-	static const char digits[] = "0123456789abcdef";
-
-	for (i = 0; i < len; i++)
-	{
-		if (buf[i] == '\n')
-		{
-			newlines++;
-			prev_nl = last_nl;
-			last_nl = (ssize_t) i;
-		}
-	}
-	if (newlines < 2)
-		return pstrdup("the manifest has fewer than two lines");
-	if (last_nl != (ssize_t) len - 1)
-		return pstrdup("the manifest's last line is not newline-terminated");
-
-	if (pg_checksum_init(&ctx, CHECKSUM_TYPE_SHA256) < 0 ||
-		pg_checksum_update(&ctx, (const uint8 *) buf, (size_t) prev_nl + 1) < 0 ||
-		(n = pg_checksum_final(&ctx, digest)) != PG_SHA256_DIGEST_LENGTH)
-		return pstrdup("could not compute the manifest checksum");
-
-	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
-	{
-		hex[2 * i] = digits[digest[i] >> 4];
-		hex[2 * i + 1] = digits[digest[i] & 0x0f];
-	}
-	hex[PG_SHA256_DIGEST_STRING_LENGTH - 1] = '\0';
-	if (pg_strcasecmp(hex, info->manifest_checksum) != 0)
-		return psprintf("manifest checksum mismatch: computed %s, manifest says %s",
-						hex, info->manifest_checksum);
 	return NULL;
 }
