@@ -21,6 +21,8 @@
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
+#include "compat.h"
+
 /* 8192 samples: 2 h 16 min at the default 1 s interval, 13 min at 100 ms */
 #define DR_RING_SIZE 8192
 
