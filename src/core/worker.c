@@ -50,6 +50,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "commands/extension.h"
@@ -325,13 +326,18 @@ catalog_pass(bool primary, bool history_due)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile uint64 flushed = 0;
+	volatile TransactionId flush_xid = InvalidTransactionId;
 
 	PG_TRY();
 	{
 		dr_bgw_begin("tensafe_dr: catalog upkeep");
 		flushed = catalog_work(primary, history_due);
 		if (flushed)
+		{
+			/* the transaction that inserted the events, for the mark */
+			flush_xid = GetTopTransactionIdIfAny();
 			dr_journal_test_crash_point("flush_before_commit");
+		}
 		dr_bgw_commit();
 	}
 	PG_CATCH();
@@ -345,7 +351,7 @@ catalog_pass(bool primary, bool history_due)
 	{
 		/* only now, after the commit, may the events count as flushed */
 		dr_journal_test_crash_point("flush_after_commit");
-		dr_journal_mark_flushed(flushed);
+		dr_journal_mark_flushed(flushed, flush_xid);
 	}
 	return true;
 }

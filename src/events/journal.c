@@ -18,6 +18,17 @@
  * before the commit leaves the events pending; a crash between the commit
  * and FLUSHED makes the next flush find them already there.
  *
+ * Pending, as a reader's snapshot sees it: FLUSHED is appended after the
+ * flushing transaction committed, so a statement whose snapshot predates
+ * that commit could find an event neither in dr_event_log (not visible yet)
+ * nor among the pending entries (marked flushed), and dr_events would miss
+ * it.  So each flush mark remembers the flushing transaction's xid (the
+ * last DR_JOURNAL_MARKS of them), and dr_journal_read() counts a mark only
+ * if the caller's snapshot sees that transaction.  (A compaction right
+ * after the mark still removes those events from the file: that needs a
+ * journal past DR_JOURNAL_COMPACT_SIZE, and a snapshot taken before the
+ * flush's commit read after it.)
+ *
  * Growth: once every event is flushed and the file passed
  * DR_JOURNAL_COMPACT_SIZE, it is replaced (durable rename) by a journal with
  * the same id holding only HEADER and FLUSHED, so sequence numbers go on
@@ -62,6 +73,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "journal.h"
@@ -71,6 +83,17 @@
 /* once everything is flushed, a journal larger than this is started afresh */
 #define DR_JOURNAL_COMPACT_SIZE	(1024 * 1024)
 
+/* A flush mark: events (from, upto] were inserted by transaction xid */
+typedef struct DrFlushMark
+{
+	uint64		from;
+	uint64		upto;
+	TransactionId xid;			/* Invalid: none (counts as seen) */
+} DrFlushMark;
+
+/* how many flush marks are remembered; older ones count as seen by all */
+#define DR_JOURNAL_MARKS	16
+
 typedef struct DrJournalShared
 {
 	LWLock	   *lock;			/* see the file header */
@@ -79,6 +102,10 @@ typedef struct DrJournalShared
 	pg_atomic_uint64 next_seq;	/* the next event's sequence number */
 	pg_atomic_uint64 flushed_upto;	/* every event <= this is in the table */
 	off_t		end;			/* append position; under the lock */
+
+	/* the last flush marks, newest at (next_mark - 1); under the lock */
+	DrFlushMark marks[DR_JOURNAL_MARKS];
+	int			next_mark;
 
 	/* the last event appended since start, for dr_status() (0: none) */
 	slock_t		last_event_mutex;
@@ -301,14 +328,16 @@ compact_journal(uint64 upto)
 
 /*
  * dr_journal_mark_flushed
- *		Record that every event up to 'upto' is in dr_event_log.  Call only
- *		after the transaction that inserted them has committed.  Takes the
- *		journal lock exclusively across the write and its fsync.
+ *		Record that every event up to 'upto' is in dr_event_log, inserted
+ *		by transaction 'xid' (Invalid if it inserted none).  Call only after
+ *		that transaction has committed.  Takes the journal lock exclusively
+ *		across the write and its fsync.
  */
 void
-dr_journal_mark_flushed(uint64 upto)
+dr_journal_mark_flushed(uint64 upto, TransactionId xid)
 {
 	int			fd;
+	DrFlushMark *mark;
 
 	ensure_open();
 	LWLockAcquire(Journal->lock, LW_EXCLUSIVE);
@@ -318,6 +347,11 @@ dr_journal_mark_flushed(uint64 upto)
 		dr_jrec_write(fd, Journal->end, DR_JOURNAL_FLUSHED, upto, NULL, 0);
 		CloseTransientFile(fd);
 		Journal->end += sizeof(DrJournalRecord);
+		mark = &Journal->marks[Journal->next_mark];
+		mark->from = pg_atomic_read_u64(&Journal->flushed_upto);
+		mark->upto = upto;
+		mark->xid = xid;
+		Journal->next_mark = (Journal->next_mark + 1) % DR_JOURNAL_MARKS;
 		pg_atomic_write_u64(&Journal->flushed_upto, upto);
 		if (Journal->end > DR_JOURNAL_COMPACT_SIZE &&
 			pg_atomic_read_u64(&Journal->next_seq) - 1 == upto)
@@ -327,9 +361,40 @@ dr_journal_mark_flushed(uint64 upto)
 }
 
 /*
+ * flushed_as_seen
+ *		'flushed' (the flushed-up-to mark), lowered to what the active
+ *		snapshot, if any, sees flushed: the events of a flush mark whose
+ *		transaction the snapshot does not see are pending for it.  'marks'
+ *		is a copy of Journal->marks; no lock held (XidInMVCCSnapshot may
+ *		read pg_subtrans).
+ */
+static uint64
+flushed_as_seen(uint64 flushed, const DrFlushMark *marks)
+{
+	Snapshot	snap;
+	int			i;
+
+	if (!ActiveSnapshotSet())
+		return flushed;
+	snap = GetActiveSnapshot();
+	if (!IsMVCCSnapshot(snap))
+		return flushed;
+	for (i = 0; i < DR_JOURNAL_MARKS; i++)
+	{
+		const DrFlushMark *m = &marks[i];
+
+		if (m->upto > 0 && m->from < flushed && TransactionIdIsValid(m->xid) &&
+			XidInMVCCSnapshot(m->xid, snap))
+			flushed = m->from;
+	}
+	return flushed;
+}
+
+/*
  * dr_journal_read
  *		The journal's events, oldest first, as a List of DrJournalEntry
  *		palloc'd in CurrentMemoryContext; only unflushed ones if asked.
+ *		"Flushed" is as the active snapshot sees it (see the file header).
  *		The lock is held (shared) only to open the file and note its end;
  *		the file is read after (see the file header).
  */
@@ -343,19 +408,28 @@ dr_journal_read(bool unflushed_only)
 	const char *payload;
 	const DrJournalRecord *rec;
 	uint64		flushed;
+	uint64		last_seq;
+	DrFlushMark marks[DR_JOURNAL_MARKS];
 	int			fd;
 
 	ensure_open();
-	if (unflushed_only && dr_journal_pending_count() == 0)
-		return NIL;
-
 	LWLockAcquire(Journal->lock, LW_SHARED);
 	flushed = pg_atomic_read_u64(&Journal->flushed_upto);
+	last_seq = pg_atomic_read_u64(&Journal->next_seq) - 1;
+	memcpy(marks, Journal->marks, sizeof(marks));
 	size = Journal->end;
 	fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDONLY, true);
 	LWLockRelease(Journal->lock);
 	if (fd < 0)
 		return NIL;
+
+	flushed = flushed_as_seen(flushed, marks);
+	if (unflushed_only && last_seq <= flushed)
+	{
+		/* nothing pending: spare reading the file */
+		CloseTransientFile(fd);
+		return NIL;
+	}
 	data = dr_jfile_read(fd, &size);
 	CloseTransientFile(fd);
 
