@@ -143,7 +143,11 @@ dr_progress_advance(int slot, int64 files_done, int64 bytes_done)
 	LWLockRelease(DrProgress->lock);
 }
 
-/* Give the slot back; safe to call twice and from error cleanup. */
+/*
+ * Give the slot back; safe to call twice and from error cleanup or process
+ * exit (taking the lock there is safe: no error is ever raised while this
+ * backend holds it, and interrupts are held off while it does).
+ */
 void
 dr_progress_end(int slot)
 {

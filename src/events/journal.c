@@ -44,7 +44,8 @@
  *	  across the first open (a scan of the whole file, once per server
  *	  start).
  *	- Readers of the file (dr_journal_read) hold it shared only to open the
- *	  file and note its end and the counters; they read after releasing it.
+ *	  file and copy its end, the counters and the flush marks; they read
+ *	  (and look up the marks' transactions) after releasing it.
  *	  That is safe because, once open, the file is only written beyond its
  *	  noted end (a failed append truncates back to that end, no further),
  *	  or replaced by a rename (compaction), which leaves a descriptor opened
