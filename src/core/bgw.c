@@ -24,10 +24,10 @@
  *		}
  *
  * SIGHUP re-reads the configuration at the top of the next pass, SIGTERM
- * ends the worker (die: at the next CHECK_FOR_INTERRUPTS, which a libcurl
- * transfer in progress also reaches), postmaster death ends it at once
- * (WL_EXIT_ON_PM_DEATH).  The postmaster starts a worker that exited again
- * after DR_BGW_RESTART_SECONDS.  Under pg_upgrade (IsBinaryUpgrade) no
+ * ends the worker (die: at the next CHECK_FOR_INTERRUPTS; a libcurl
+ * transfer in progress gives up first, see webhook_http.c), postmaster
+ * death ends it at once (WL_EXIT_ON_PM_DEATH).  The postmaster starts a
+ * worker that exited again after DR_BGW_RESTART_SECONDS.  Under pg_upgrade (IsBinaryUpgrade) no
  * worker is registered at all.
  *
  * Session: connected to tensafe_dr.database as the bootstrap superuser,
