@@ -1,9 +1,13 @@
 # tensafe_dr — PGXS build.
 #
 #   make                 build src/<area>/*.c into tensafe_dr.so
-#   make install         install library, control file and sql/tensafe_dr--*.sql
+#   make install         install the library, the control file, the generated
+#                        tensafe_dr--*.sql scripts, the Patroni scripts and the
+#                        documentation (docs/*.md)
 #   make installcheck    pg_regress (sql/*.sql vs expected/) on a temporary
-#                        preloaded instance, then the TAP tests in test/t/
+#                        preloaded instance, the isolation tests
+#                        (isolation/specs/) on another, then the TAP tests
+#                        in test/t/
 #
 # Run the tests as a non-root user (PostgreSQL refuses to run as root); see
 # test/run-tests.sh, which does the whole thing from a root shell.
@@ -34,8 +38,25 @@ REGRESS     = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --temp-instance=$(CURDIR)/regress_instance \
                --temp-config=$(CURDIR)/test/regress.conf
 
+# Isolation tests (pg_isolation_regress): isolation/specs/*.spec against
+# isolation/expected/*.out, run by installcheck after pg_regress on their own
+# temporary preloaded instance, whose worker and notifier are pointed away
+# from the test database (isolation/isolation.conf).
+ISOLATION   = $(sort $(basename $(notdir $(wildcard isolation/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=isolation --outputdir=output_iso \
+                 --temp-instance=$(CURDIR)/isolation_instance \
+                 --temp-config=$(CURDIR)/test/regress.conf \
+                 --temp-config=$(CURDIR)/isolation/isolation.conf \
+                 --load-extension=$(EXTENSION)
+
 # Patroni integration scripts, installed next to the server binaries
 SCRIPTS     = patroni/tensafe_dr_callback patroni/tensafe_dr_pre_promote patroni/tensafe_dr_drill
+
+# Documentation: docs/*.md, installed by PGXS (DOCS) into
+# $(pg_config --docdir)/extension/, a directory every extension shares, so
+# under our own names: docs/README.md as tensafe_dr.md, docs/NN-*.md as
+# tensafe_dr-NN-*.md, their links to each other rewritten to those names.
+DOCS        = tensafe_dr.md $(patsubst docs/%.md,tensafe_dr-%.md,$(sort $(wildcard docs/[0-9]*.md)))
 
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
@@ -43,7 +64,7 @@ PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = $(foreach a,$(SRC_AREAS),-I$(CURDIR)/src/$(a)) -Werror -Wall -Wmissing-prototypes
 SHLIB_LINK  = -lcurl
-EXTRA_CLEAN = regress_instance results regression.diffs regression.out tmp_check log
+EXTRA_CLEAN = regress_instance isolation_instance output_iso results regression.diffs regression.out tmp_check log $(DOCS)
 
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
@@ -59,6 +80,13 @@ tensafe_dr--1.1--1.2.sql: $(PARTS_1_2)
 	cat $^ > $@
 tensafe_dr--1.2.sql: $(PARTS_1_0) $(PARTS_1_1) $(PARTS_1_2)
 	cat $^ > $@
+
+all: $(DOCS)
+DOCS_SED = sed -e 's/](\([0-9][0-9]-[A-Za-z0-9-]*\.md\)/](tensafe_dr-\1/g' -e 's/](README\.md/](tensafe_dr.md/g'
+tensafe_dr.md: docs/README.md
+	$(DOCS_SED) $< > $@
+tensafe_dr-%.md: docs/%.md
+	$(DOCS_SED) $< > $@
 
 # Released scripts must not change under their users.
 check-frozen:

@@ -3,7 +3,7 @@
 \set SHOW_CONTEXT never
 CREATE ROLE regress_views_watcher LOGIN IN ROLE dr_monitor;
 
--- The documented columns, in order (README "Dashboard views").
+-- The documented columns, in order (docs/02-sql-reference.md, "Dashboard views").
 SELECT c.relname AS view, a.attnum AS n, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS type
   FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0

@@ -153,7 +153,21 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_lag_chart(timestamp with time zone,timestamp with time zone,integer,integer,integer)', 'dr_monitor', 'none'),
 ('function dr_postmortem(bigint,boolean)',                  'dr_monitor', 'none'),
 ('function dr_svg_text(text,integer)',                      'none',       'none'),
-('function dr_svg_seconds(numeric)',                        'none',       'none');
+('function dr_svg_seconds(numeric)',                        'none',       'none'),
+-- 1.2: the lag chart's parts (extension/1.2/30_lag_chart.sql)
+('type dr_lag_chart_frame',                                 'public',     'none'),
+('function dr_lag_chart_check(timestamp with time zone,timestamp with time zone,integer,integer,integer)', 'none', 'none'),
+('function dr_lag_chart_samples(timestamp with time zone,timestamp with time zone)', 'none', 'none'),
+('function dr_lag_chart_y_scale(timestamp with time zone,timestamp with time zone,numeric)', 'none', 'none'),
+('function dr_lag_chart_y_axis(dr_lag_chart_frame,numeric,text)', 'none', 'none'),
+('function dr_lag_chart_x_axis(dr_lag_chart_frame,text)',   'none',       'none'),
+('function dr_lag_chart_incidents(dr_lag_chart_frame,integer,text)', 'none', 'none'),
+('function dr_lag_chart_objective_line(dr_lag_chart_frame,text,numeric,text)', 'none', 'none'),
+('function dr_lag_chart_legend_entry(integer,integer,text,boolean,text)', 'none', 'none'),
+('function dr_lag_chart_legend_notes(integer,integer,integer,text,boolean,integer,integer)', 'none', 'none'),
+('function dr_lag_chart_paths(dr_lag_chart_frame,text,text,inet,numeric,numeric)', 'none', 'none'),
+('function dr_lag_chart_series(dr_lag_chart_frame,integer,numeric,numeric,text[],text[],integer,integer,integer)', 'none', 'none'),
+('function dr_lag_chart_svg(dr_lag_chart_frame,integer,integer,text,text,text,text,text,text,text)', 'none', 'none');
 
 CREATE TEMP TABLE dr_role_rank (role text PRIMARY KEY, rank integer NOT NULL);
 INSERT INTO dr_role_rank VALUES ('public', 0), ('dr_monitor', 1), ('dr_operator', 2), ('dr_admin', 3), ('none', 99);
@@ -169,7 +183,7 @@ CREATE TEMP VIEW dr_ext_objects AS
 GRANT SELECT ON dr_ext_objects TO PUBLIC;
 
 -- 1. Every object is classified, and every classification names an object.
-SELECT 'UNCLASSIFIED: ' || o.object || ' -- add a line for it to dr_classification in sql/13_privilege_walk.sql and to the README privilege table' AS problem
+SELECT 'UNCLASSIFIED: ' || o.object || ' -- add a line for it to dr_classification in sql/13_privilege_walk.sql and to the privilege table in docs/02-sql-reference.md' AS problem
   FROM dr_ext_objects o LEFT JOIN dr_classification c USING (object)
  WHERE c.object IS NULL
 UNION ALL

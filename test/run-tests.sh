@@ -24,7 +24,8 @@ dr_as_postgres make -s -C "$DR_BUILD_DIR" check-frozen PG_CONFIG="$DR_PG_BIN/pg_
 dr_log "pg_regress and TAP tests"
 status=0
 # PROVE_TESTS=test/t/004_journal.pl bash test/run-tests.sh runs one TAP file
-# (after pg_regress; DR_SKIP_REGRESS=1 skips pg_regress while iterating)
+# (after pg_regress and the isolation specs; DR_SKIP_REGRESS=1 skips pg_regress
+# while iterating)
 dr_as_postgres make -C "$DR_BUILD_DIR" installcheck PG_CONFIG="$DR_PG_BIN/pg_config" \
     PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" \
     ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} ${DR_SKIP_REGRESS:+REGRESS=} || status=$?
@@ -39,7 +40,7 @@ if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
 fi
 
 if [ $status -ne 0 ]; then
-    for f in "$DR_BUILD_DIR"/regression.diffs; do
+    for f in "$DR_BUILD_DIR"/regression.diffs "$DR_BUILD_DIR"/output_iso/regression.diffs; do
         [ -f "$f" ] && { echo "---- $f"; head -200 "$f"; }
     done
     for f in "$DR_BUILD_DIR"/tmp_check/log/regress_log_*; do

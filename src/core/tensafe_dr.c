@@ -68,6 +68,16 @@ _PG_init(void)
 
 	dr_install_fence_hooks();
 	dr_install_wakeup_hooks();
+
+	/*
+	 * pg_upgrade starts both clusters in binary-upgrade mode (postgres -b)
+	 * and restores the schema into the new one, dropping and creating
+	 * databases: a worker connected to a database makes that fail ("database
+	 * is being accessed by other users").  Nothing of ours may run then; the
+	 * workers start with the next normal start.
+	 */
+	if (IsBinaryUpgrade)
+		return;
 	dr_register_worker();
 	dr_register_notifier();
 }

@@ -57,6 +57,12 @@ ok(defined wait_until($primary, 'SELECT count(*) >= 3 FROM dr_wal_positions', 't
 $psql->('CREATE TABLE accounts (id int PRIMARY KEY, owner text)');
 $psql->("INSERT INTO accounts SELECT g, 'old ' || g FROM generate_series(1, 100) g");
 my $t_before_backup = $psql->('SELECT clock_timestamp()');
+# A position sample after that time, taken before the backup, is what shows
+# the time to be before the backup's end: without it, a backup ending in the
+# same second would leave it "not known to be after the end" (see below).
+ok(defined wait_until($primary,
+	"SELECT count(*) > 0 FROM dr_wal_positions WHERE sampled_at > '$t_before_backup'", 't', 30),
+	'a position sample dates the time noted before the backup');
 
 ###############################################################################
 # A verified base backup.

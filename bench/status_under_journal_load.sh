@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# bench/status_under_journal_load.sh — does dr_status() wait behind the
+# event journal's I/O?  (issue 13, "Measure")
+#
+# Run as root:   bash bench/status_under_journal_load.sh          (~3 min)
+#                QUICK=1 bash bench/status_under_journal_load.sh  (~1 min)
+#
+# A primary and a streaming standby with tensafe_dr.  On the standby, events
+# go to the local journal (an fsync'ed append each).  One pgbench client
+# calls SELECT * FROM dr_status() on the standby and logs every call's
+# latency, in two arms that take turns ($ROUNDS of each, interleaved):
+#
+#   idle     nothing else runs on the standby
+#   append   $APPENDERS more clients call dr_record_event() on the standby
+#            for the whole round (each call appends to the journal and
+#            fsyncs it)
+#
+# It prints the p50 and p99 latency of dr_status() in each arm (over all
+# rounds) and the ratios append/idle.  Target (issue 13): p99 ratio <= 1.5.
+# On a 2-core machine the appenders also take CPU from the measuring client:
+# the figure bounds lock waits and CPU contention together.
+#
+# A standby's journal is flushed only once it can write, so it grows for the
+# whole run: by the append rate times ROUNDS * SECONDS_PER_RUN (the figure
+# printed at the end).
+#
+# Environment: ROUNDS [3], SECONDS_PER_RUN [10], APPENDERS [4], QUICK [0]
+# (1 = 1 round of 5 s).  BENCH_SKIP_BUILD=1 skips the package check and the
+# build.
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [ "${QUICK:-0}" = 1 ]; then
+    ROUNDS=${ROUNDS:-1}; SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+fi
+ROUNDS=${ROUNDS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+APPENDERS=${APPENDERS:-4}
+
+bench_init
+bench_machine_note
+bench_source_note
+
+bench_node_init p
+bench_node_arm p tensafe_dr
+bench_node_start p
+bench_psql p 'CREATE EXTENSION tensafe_dr'
+bench_node_standby s p
+bench_node_arm s tensafe_dr
+bench_node_start s
+bench_wait_caught_up p
+bench_poll s "SELECT rpo_state FROM dr_status()" ok 60
+
+echo 'SELECT * FROM dr_status();' > "$BENCH_TMP/status.sql"
+echo "SELECT dr_record_event('BENCH_APPEND', '{\"bench\": true}');" > "$BENCH_TMP/append.sql"
+chown postgres:postgres "$BENCH_TMP"/*.sql
+
+# run_arm ARM ROUND: one measured round; latencies (us) appended to
+# $BENCH_TMP/ARM.lat
+run_arm() {
+    local arm=$1 round=$2 lp="" logdir="$BENCH_TMP/log-$arm-$round"
+    mkdir -p "$logdir"; chown postgres:postgres "$logdir"
+    if [ "$arm" = append ]; then
+        bench_as_pg pgbench -n -h "$BENCH_TMP" -p "${BENCH_PORT[s]}" -U postgres \
+            -c "$APPENDERS" -j "$APPENDERS" -T $((SECONDS_PER_RUN + 2)) -f "$BENCH_TMP/append.sql" \
+            postgres > "$logdir/append.out" 2>&1 &
+        lp=$!
+        sleep 1    # appenders connected and running before the measure starts
+    fi
+    (cd "$logdir" && bench_as_pg pgbench -n -h "$BENCH_TMP" -p "${BENCH_PORT[s]}" -U postgres \
+        -c 1 -T "$SECONDS_PER_RUN" -l --log-prefix=status -f "$BENCH_TMP/status.sql" \
+        postgres > "$logdir/status.out" 2>&1) || bench_die "pgbench status failed: $(cat "$logdir/status.out")"
+    if [ -n "$lp" ]; then
+        wait "$lp" || bench_die "appenders failed: $(cat "$logdir/append.out")"
+        grep -E '^(tps|number of transactions actually processed)' "$logdir/append.out" |
+            sed "s/^/    $arm round $round appenders: /"
+    fi
+    # per-transaction log: client_id transaction_no time(us) script_no time_epoch time_us
+    cat "$logdir"/status.* | awk '{ print $3 }' >> "$BENCH_TMP/$arm.lat"
+}
+
+: > "$BENCH_TMP/idle.lat"; : > "$BENCH_TMP/append.lat"
+for r in $(seq 1 "$ROUNDS"); do
+    for arm in idle append; do
+        bench_log "round $r: $arm"
+        run_arm "$arm" "$r"
+    done
+done
+pending=$(bench_psql s 'SELECT pending_events FROM dr_status()')
+
+pct() {  # pct FILE P -> the P-th percentile (nearest rank) of the numbers in FILE
+    sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; print v[i] }'
+}
+bench_log "dr_status() on the standby, latency in microseconds ($ROUNDS x ${SECONDS_PER_RUN}s per arm)"
+printf '%-8s %10s %10s %10s\n' arm calls p50 p99
+for arm in idle append; do
+    printf '%-8s %10s %10s %10s\n' "$arm" "$(wc -l < "$BENCH_TMP/$arm.lat")" \
+        "$(pct "$BENCH_TMP/$arm.lat" 50)" "$(pct "$BENCH_TMP/$arm.lat" 99)"
+done
+p50r=$(bench_calc "$(pct "$BENCH_TMP/append.lat" 50) / $(pct "$BENCH_TMP/idle.lat" 50)")
+p99r=$(bench_calc "$(pct "$BENCH_TMP/append.lat" 99) / $(pct "$BENCH_TMP/idle.lat" 99)")
+echo "ratio append/idle: p50 $p50r, p99 $p99r (target p99 <= 1.5); journal entries pending on the standby: $pending"
