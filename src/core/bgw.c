@@ -27,8 +27,8 @@
  * ends the worker (die: at the next CHECK_FOR_INTERRUPTS; a libcurl
  * transfer in progress gives up first, see webhook_http.c), postmaster
  * death ends it at once (WL_EXIT_ON_PM_DEATH).  The postmaster starts a
- * worker that exited again after DR_BGW_RESTART_SECONDS.  Under pg_upgrade (IsBinaryUpgrade) no
- * worker is registered at all.
+ * worker that exited again after DR_BGW_RESTART_SECONDS.  Under pg_upgrade
+ * (IsBinaryUpgrade) no worker is registered at all (_PG_init).
  *
  * Session: connected to tensafe_dr.database as the bootstrap superuser,
  * with synchronous_commit = local and lock_timeout = 1s (neither a dead
@@ -80,15 +80,13 @@ static MemoryContext work_caller_cxt = NULL;
  * dr_bgw_register
  *		Register one of our workers with the postmaster; from _PG_init only.
  *		It runs on primaries and standbys alike (BgWorkerStart_ConsistentState,
- *		not RecoveryFinished), and not at all under pg_upgrade.
+ *		not RecoveryFinished).
  */
 void
 dr_bgw_register(const char *function_name, const char *name, const char *type)
 {
 	BackgroundWorker worker;
 
-	if (IsBinaryUpgrade)
-		return;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_ConsistentState;
