@@ -33,7 +33,9 @@
  *	disk in the state the caller asked for and had not yet been told of: a
  *	fence being set comes back fenced (no write was let through meanwhile),
  *	a fence being lifted comes back unfenced (the lift was wanted).  An
- *	error in the file step leaves flag and file as they were.
+ *	error in the file step leaves the flag as it was (a fence file created
+ *	but not made durable may still fence the node at its next start: the
+ *	safe side).
  *
  *-------------------------------------------------------------------------
  */
