@@ -58,7 +58,8 @@ chown postgres:postgres "$BENCH_TMP"/*.sql
 # run_arm ARM ROUND: one measured round; latencies (us) appended to
 # $BENCH_TMP/ARM.lat
 run_arm() {
-    local arm=$1 round=$2 lp="" logdir="$BENCH_TMP/log-$arm-$round"
+    local arm=$1 round=$2 lp="" logdir
+    logdir="$BENCH_TMP/log-$arm-$round"    # after local: its words expand first
     mkdir -p "$logdir"; chown postgres:postgres "$logdir"
     if [ "$arm" = append ]; then
         bench_as_pg pgbench -n -h "$BENCH_TMP" -p "${BENCH_PORT[s]}" -U postgres \

@@ -9,8 +9,11 @@
  * PostgreSQL 15 has no progress command type an extension may use
  * (pgstat_progress_start_command takes a fixed enum), hence this.
  *
- * Locking: one spinlock protects the whole array; it is held only to copy
- * a few fields (no I/O, no allocation, no error while held).
+ * Locking: one LWLock (the third of the tensafe_dr tranche) protects the
+ * whole array: a backend updating its own slot takes it exclusively for a
+ * few stores; dr_verify_progress() takes it shared to copy the array
+ * (~17 kB: too long for a spinlock).  Nothing does I/O, allocates or
+ * raises an error while holding it.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,7 +24,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
-#include "storage/spin.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -41,7 +44,7 @@ typedef struct DrProgressSlot
 
 typedef struct DrProgressShared
 {
-	slock_t		mutex;
+	LWLock	   *lock;
 	DrProgressSlot slots[DR_PROGRESS_SLOTS];
 } DrProgressShared;
 
@@ -57,11 +60,12 @@ dr_progress_shmem_size(void)
 
 /*
  * dr_progress_shmem_init
- *		Attach to (and on first use initialize) the slots; called from the
- *		shmem_startup_hook with AddinShmemInitLock held.
+ *		Attach to (and on first use initialize) the slots, protected by
+ *		'lock'; called from the shmem_startup_hook with AddinShmemInitLock
+ *		held.
  */
 void
-dr_progress_shmem_init(void)
+dr_progress_shmem_init(LWLock *lock)
 {
 	bool		found;
 
@@ -70,7 +74,7 @@ dr_progress_shmem_init(void)
 	if (!found)
 	{
 		memset(DrProgress, 0, sizeof(DrProgressShared));
-		SpinLockInit(&DrProgress->mutex);
+		DrProgress->lock = lock;
 	}
 }
 
@@ -88,7 +92,7 @@ dr_progress_begin(const char *path)
 
 	if (DrProgress == NULL)
 		return -1;
-	SpinLockAcquire(&DrProgress->mutex);
+	LWLockAcquire(DrProgress->lock, LW_EXCLUSIVE);
 	for (i = 0; i < DR_PROGRESS_SLOTS; i++)
 	{
 		DrProgressSlot *s = &DrProgress->slots[i];
@@ -104,7 +108,7 @@ dr_progress_begin(const char *path)
 			break;
 		}
 	}
-	SpinLockRelease(&DrProgress->mutex);
+	LWLockRelease(DrProgress->lock);
 	return slot;
 }
 
@@ -116,13 +120,13 @@ dr_progress_phase(int slot, const char *phase, int64 files_total, int64 bytes_to
 	if (slot < 0)
 		return;
 	s = &DrProgress->slots[slot];
-	SpinLockAcquire(&DrProgress->mutex);
+	LWLockAcquire(DrProgress->lock, LW_EXCLUSIVE);
 	strlcpy(s->phase, phase, sizeof(s->phase));
 	s->files_total = files_total;
 	s->bytes_total = bytes_total;
 	s->files_done = 0;
 	s->bytes_done = 0;
-	SpinLockRelease(&DrProgress->mutex);
+	LWLockRelease(DrProgress->lock);
 }
 
 void
@@ -133,22 +137,26 @@ dr_progress_advance(int slot, int64 files_done, int64 bytes_done)
 	if (slot < 0)
 		return;
 	s = &DrProgress->slots[slot];
-	SpinLockAcquire(&DrProgress->mutex);
+	LWLockAcquire(DrProgress->lock, LW_EXCLUSIVE);
 	s->files_done = files_done;
 	s->bytes_done = bytes_done;
-	SpinLockRelease(&DrProgress->mutex);
+	LWLockRelease(DrProgress->lock);
 }
 
-/* Give the slot back; safe to call twice and from error cleanup. */
+/*
+ * Give the slot back; safe to call twice and from error cleanup or process
+ * exit (taking the lock there is safe: no error is ever raised while this
+ * backend holds it, and interrupts are held off while it does).
+ */
 void
 dr_progress_end(int slot)
 {
 	if (slot < 0 || DrProgress == NULL)
 		return;
-	SpinLockAcquire(&DrProgress->mutex);
+	LWLockAcquire(DrProgress->lock, LW_EXCLUSIVE);
 	if (DrProgress->slots[slot].pid == MyProcPid)
 		DrProgress->slots[slot].pid = 0;
-	SpinLockRelease(&DrProgress->mutex);
+	LWLockRelease(DrProgress->lock);
 }
 
 /*
@@ -164,9 +172,9 @@ dr_verify_progress(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (DrProgress == NULL)
 		return (Datum) 0;
-	SpinLockAcquire(&DrProgress->mutex);
+	LWLockAcquire(DrProgress->lock, LW_SHARED);
 	memcpy(copy, DrProgress->slots, sizeof(copy));
-	SpinLockRelease(&DrProgress->mutex);
+	LWLockRelease(DrProgress->lock);
 
 	for (i = 0; i < DR_PROGRESS_SLOTS; i++)
 	{

@@ -4,7 +4,7 @@
  *	  Allocation of tensafe_dr's shared memory and access to the sample ring.
  *
  * Locking: see shared_state.h.  Every function here takes and releases
- * DrShared->lock itself; callers must not hold it.
+ * DrShared->lock itself, for a copy; callers must not hold it.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +24,11 @@
 DrSharedState *DrShared = NULL;
 
 #define DR_LWLOCK_TRANCHE "tensafe_dr"
+/* The tranche's locks (see shared_state.h for what each protects) */
+#define DR_LWLOCK_SHARED	0	/* DrShared->lock */
+#define DR_LWLOCK_JOURNAL	1	/* journal.c */
+#define DR_LWLOCK_PROGRESS	2	/* backup_progress.c */
+#define DR_LWLOCKS			3
 
 /*
  * dr_shmem_request
@@ -34,8 +39,7 @@ dr_shmem_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)) + dr_journal_shmem_size());
 	RequestAddinShmemSpace(dr_progress_shmem_size());	/* backup verification */
-	/* [0] the ring and worker state, [1] the journal */
-	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, 2);
+	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, DR_LWLOCKS);
 }
 
 /*
@@ -48,20 +52,22 @@ void
 dr_shmem_startup(void)
 {
 	bool		found;
+	LWLockPadded *locks;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	locks = GetNamedLWLockTranche(DR_LWLOCK_TRANCHE);
 	DrShared = ShmemInitStruct("tensafe_dr", sizeof(DrSharedState), &found);
 	if (!found)
 	{
 		memset(DrShared, 0, sizeof(DrSharedState));
-		DrShared->lock = &(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[0].lock;
+		DrShared->lock = &locks[DR_LWLOCK_SHARED].lock;
 		DrShared->recorded_rpo_state = -1;
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;
 	}
-	dr_journal_shmem_init(&(GetNamedLWLockTranche(DR_LWLOCK_TRANCHE))[1].lock);
-	dr_progress_shmem_init();
+	dr_journal_shmem_init(&locks[DR_LWLOCK_JOURNAL].lock);
+	dr_progress_shmem_init(&locks[DR_LWLOCK_PROGRESS].lock);
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -4,11 +4,37 @@
  *	  tensafe_dr's shared memory: the worker's bookkeeping and the ring of
  *	  time-stamped WAL-position samples that every lag figure is read from.
  *
- * Locking: everything in DrSharedState is protected by DrShared->lock, but
- * for wake_reasons, an atomic that anybody may OR bits into and the
- * worker/notifier clear (see wakeup.c).  The worker is the only writer of the
- * rest (LW_EXCLUSIVE, held for a memcpy); backends take LW_SHARED.  Nobody
- * does I/O, calls out, or raises an error while holding it.
+ * Locking.  The "tensafe_dr" LWLock tranche has three locks, each
+ * documented where it is used; the rules below are the ones the code obeys.
+ *
+ *	DrShared->lock (tranche lock 0) protects every field of DrSharedState
+ *	but two:
+ *	- wake_reasons, an atomic that anybody may OR bits into and the worker
+ *	  and the notifier clear (wakeup.c);
+ *	- fenced, written under the lock (by dr_set_fence() only, after the
+ *	  fence file is durable: fence.c) but read without it by the executor
+ *	  hooks and dr_status(): a bool is read atomically.
+ *	Writers take it exclusively: the worker (samples, heartbeat, recorded
+ *	RPO state, catalog and backup summaries, its pid and latch), the
+ *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
+ *	shared.  Either holds it only to copy: a few fields, one sample, a
+ *	binary search of the ring, at most the whole ring (dr_samples(),
+ *	~600 kB, what a dashboard asks for rarely).  Nobody does file or
+ *	network I/O, waits, or raises an error while holding it, so dr_status()
+ *	never waits on I/O behind it.  shared_state.c's functions take and
+ *	release it themselves; callers must not hold it.
+ *
+ *	The journal's lock (tranche lock 1, journal.c) serializes appends and
+ *	flush marks and is held across their fsync; its counters are atomics
+ *	read without it (dr_status()'s pending_events).  See journal.c.
+ *
+ *	The backup progress lock (tranche lock 2, backup_progress.c) protects
+ *	the verification progress slots.
+ *
+ *	The fence lock is a heavyweight lock (fence.c), taken by dr_set_fence()
+ *	until its transaction ends; it is the only lock held while another is
+ *	taken (DrShared->lock, to publish the flag).  No code path holds two of
+ *	the LWLocks at once.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +46,8 @@
 #include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+
+#include "compat.h"
 
 /* 8192 samples: 2 h 16 min at the default 1 s interval, 13 min at 100 ms */
 #define DR_RING_SIZE 8192
@@ -79,8 +107,9 @@ typedef struct DrSharedState
 	/*
 	 * Fence: while set, regular backends run every statement read-only.
 	 * Read without the lock by the executor hooks (a bool is read atomically
-	 * and a statement racing dr_fence() may go either way); persisted in
-	 * pg_tensafe_dr/fenced so it survives restarts.
+	 * and a statement racing dr_fence() may go either way); written under
+	 * the lock by dr_set_fence() once pg_tensafe_dr/fenced, which makes it
+	 * survive restarts, is durable (fence.c).
 	 */
 	bool		fenced;
 

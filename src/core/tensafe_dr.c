@@ -18,6 +18,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 
+#include "compat.h"				/* the supported server versions */
 #include "fence.h"
 #include "guc.h"
 #include "notifier.h"

@@ -30,13 +30,15 @@
  * work was most of the worker's CPU time.
  *
  * The catalog transaction runs with synchronous_commit = local and
- * lock_timeout = 1s, so neither a dead synchronous standby nor a user's lock
- * can stall the sampling; an error in it is logged, the transaction rolled
- * back, and the catalog work retried DR_CATALOG_RETRY_MS later.
+ * lock_timeout = 1s (bgw.c), so neither a dead synchronous standby nor a
+ * user's lock can stall the sampling; an error in it is logged, the
+ * transaction rolled back, and the catalog work retried DR_CATALOG_RETRY_MS
+ * later.
  *
- * The loop has the shape of worker_spi: SIGHUP re-reads the configuration,
- * SIGTERM ends the worker (the postmaster starts it again after
- * DR_RESTART_SECONDS, as after a crash), postmaster death ends it at once.
+ * The loop, the session and the transactions are bgw.c's (the shape of
+ * worker_spi: SIGHUP re-reads the configuration, SIGTERM ends the worker,
+ * which the postmaster starts again a second later, postmaster death ends
+ * it at once).
  * Catalog access (is the extension there?) is one short transaction, without
  * an xid, when DDL on the extension committed (wakeup.c), after each SIGHUP,
  * and every DR_EXTENSION_RECHECK_MS in case -- on a standby only if replay
@@ -54,21 +56,14 @@
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
+#include "bgw.h"
 #include "events.h"
 #include "guc.h"
 #include "heartbeat.h"
@@ -80,7 +75,6 @@
 #include "wakeup.h"
 #include "worker.h"
 
-#define DR_RESTART_SECONDS			1
 /*
  * How often to look again for the extension on our own: CREATE, ALTER and
  * DROP EXTENSION wake the worker at commit (wakeup.c), so this only catches
@@ -99,18 +93,7 @@
 void
 dr_register_worker(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* ConsistentState, not RecoveryFinished: it must run on standbys too */
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = DR_RESTART_SECONDS;
-	strlcpy(worker.bgw_library_name, "tensafe_dr", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "dr_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "tensafe_dr worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "tensafe_dr", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	dr_bgw_register("dr_worker_main", "tensafe_dr worker", "tensafe_dr");
 }
 
 static void
@@ -129,12 +112,9 @@ extension_exists(void)
 {
 	bool		exists;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	pgstat_report_activity(STATE_RUNNING, "tensafe_dr: looking for the extension");
+	dr_bgw_begin("tensafe_dr: looking for the extension");
 	exists = OidIsValid(get_extension_oid("tensafe_dr", true));
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	dr_bgw_commit();
 	return exists;
 }
 
@@ -279,10 +259,7 @@ catalog_work(bool primary, bool history_due)
 	int64		open_incident = 0;
 	char	   *last_event;
 
-	schema = spi_value("SELECT pg_catalog.quote_ident(n.nspname)"
-					   " FROM pg_catalog.pg_extension e"
-					   " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
-					   " WHERE e.extname = 'tensafe_dr'");
+	schema = dr_bgw_extension_schema();
 	if (schema == NULL)
 		return 0;				/* dropped since we last looked */
 
@@ -341,35 +318,31 @@ catalog_work(bool primary, bool history_due)
 /*
  * catalog_pass
  *		One short transaction of catalog work; errors are logged and the
- *		transaction rolled back.  Returns false if it failed.
+ *		transaction rolled back.  Returns false if it failed.  Called with
+ *		no transaction open, in the pass's memory context.
  */
 static bool
 catalog_pass(bool primary, bool history_due)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	uint64		flushed = 0;
+	volatile uint64 flushed = 0;
+	volatile TransactionId flush_xid = InvalidTransactionId;
 
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		dr_bgw_begin("tensafe_dr: catalog upkeep");
 		flushed = catalog_work(primary, history_due);
-		SPI_finish();
-		PopActiveSnapshot();
 		if (flushed)
+		{
+			/* the transaction that inserted the events, for the mark */
+			flush_xid = GetTopTransactionIdIfAny();
 			dr_journal_test_crash_point("flush_before_commit");
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		dr_bgw_commit();
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
+		dr_bgw_abort(cxt);
 		return false;
 	}
 	PG_END_TRY();
@@ -378,17 +351,9 @@ catalog_pass(bool primary, bool history_due)
 	{
 		/* only now, after the commit, may the events count as flushed */
 		dr_journal_test_crash_point("flush_after_commit");
-		dr_journal_mark_flushed(flushed);
+		dr_journal_mark_flushed(flushed, flush_xid);
 	}
 	return true;
-}
-
-static long
-ms_until(TimestampTz when, TimestampTz now)
-{
-	long		ms = (long) ((when - now + 999) / 1000);
-
-	return Max(ms, 0);
 }
 
 /*
@@ -428,27 +393,9 @@ dr_worker_main(Datum main_arg)
 	TimestampTz extension_checked_xact = -1;
 	bool		have_extension = false;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(dr_database, NULL, 0);
-	pgstat_report_appname("tensafe_dr worker");
-
-	/* never wait for a synchronous standby, never queue behind a user's lock */
-	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
-	/*
-	 * It runs as a superuser: resolve no name through a schema others can
-	 * create in (every query names the extension's schema explicitly).
-	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-
+	pass_cxt = dr_bgw_startup("tensafe_dr worker");
 	dr_worker_set_pid(MyProcPid, GetCurrentTimestamp());
 	on_shmem_exit(withdraw_pid, (Datum) 0);
-
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr worker pass",
-									 ALLOCSET_DEFAULT_SIZES);
 
 	for (;;)
 	{
@@ -456,12 +403,8 @@ dr_worker_main(Datum main_arg)
 		TimestampTz wake;
 		MemoryContext old;
 
-		CHECK_FOR_INTERRUPTS();
-
-		if (ConfigReloadPending)
+		if (dr_bgw_pass_start())
 		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
 			/* intervals may have shrunk: act on the new ones now */
 			next_sample = next_heartbeat = next_extension_check = 0;
 			next_summary = next_history = catalog_retry_at = 0;
@@ -541,10 +484,6 @@ dr_worker_main(Datum main_arg)
 			if (primary)
 				wake = Min(wake, next_heartbeat);
 		}
-		now = GetCurrentTimestamp();
-		if (wake > now)
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 ms_until(wake, now), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		dr_bgw_sleep_until(wake);
 	}
 }

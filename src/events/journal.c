@@ -4,23 +4,30 @@
  *	  A local, append-only, CRC-checked journal of DR events, for nodes that
  *	  cannot write tables (standbys, fenced or read-only primaries) and for
  *	  the worker, so that an event is durable before the call that records
- *	  it returns, whatever the node's role.
+ *	  it returns, whatever the node's role.  This file keeps the journal's
+ *	  shared state and its API; the on-disk format, the file I/O and the
+ *	  owner file (clones) are in journal_file.c.
  *
- * Layout: $PGDATA/pg_tensafe_dr/journal is a sequence of records, each a
- * DrJournalRecord header followed by its payload, with a CRC-32C over both.
- *	HEADER   first record: the journal's random 64-bit id (in seq)
- *	EVENT    one event; seq is its sequence number, payload its JSON
- *	FLUSHED  every EVENT with seq <= this record's seq is in dr_event_log
- * Appends are fsync'd before returning.  At first use after a start (or a
- * crash reset) the file is scanned; the first record that is short, has a
- * bad magic, length or CRC ends the journal, and the file is truncated there
- * (a torn tail after a crash), which is logged.
+ * Opening: at first use after a start (or a crash reset) the file is
+ * scanned; a torn or corrupt tail is truncated (and logged), an inherited
+ * journal set aside, a missing one created.
  *
  * Exactly once: an event reaches dr_event_log under the unique key
  * (system identifier, journal id, seq) with ON CONFLICT DO NOTHING, and
  * FLUSHED is appended only after that transaction committed.  A crash
  * before the commit leaves the events pending; a crash between the commit
  * and FLUSHED makes the next flush find them already there.
+ *
+ * Pending, as a reader's snapshot sees it: FLUSHED is appended after the
+ * flushing transaction committed, so a statement whose snapshot predates
+ * that commit could find an event neither in dr_event_log (not visible yet)
+ * nor among the pending entries (marked flushed), and dr_events would miss
+ * it.  So each flush mark remembers the flushing transaction's xid (the
+ * last DR_JOURNAL_MARKS of them), and dr_journal_read() counts a mark only
+ * if the caller's snapshot sees that transaction.  (A compaction right
+ * after the mark still removes those events from the file: that needs a
+ * journal past DR_JOURNAL_COMPACT_SIZE, and a snapshot taken before the
+ * flush's commit read after it.)
  *
  * Growth: once every event is flushed and the file passed
  * DR_JOURNAL_COMPACT_SIZE, it is replaced (durable rename) by a journal with
@@ -29,72 +36,80 @@
  * flushed under the same key.  A standby's journal only grows with the
  * events it records, until it can write.
  *
- * Clones: a copy of the data directory (pg_basebackup, rsync, pg_rewind)
- * must not replay the entries of the node it was copied from.  The owner
- * file records which directory the journal belongs to (journal id, host
- * name, inode of the data directory), and its name starts with "pgsql_tmp",
- * which pg_basebackup never copies.  A journal whose owner file is missing
- * or describes another directory is renamed aside (journal.inherited.<id>),
- * logged, and a new journal with a new id is started.
- *
- * Locking: the journal's LWLock (shared for reads, exclusive for the first
- * open, appends and flush marks) is held across the file I/O of one append
- * or one read; appends are small.  Callers must not hold it.
+ * Locking:
+ *	- Journal->lock (an LWLock) serializes the writers of the file.  It is
+ *	  held exclusively across one append or one flush mark -- the write and
+ *	  its fsync, and the compaction that may follow a flush mark -- which
+ *	  keeps appends in sequence order and each durable before the next; and
+ *	  across the first open (a scan of the whole file, once per server
+ *	  start).
+ *	- Readers of the file (dr_journal_read) hold it shared only to open the
+ *	  file and copy its end, the counters and the flush marks; they read
+ *	  (and look up the marks' transactions) after releasing it.
+ *	  That is safe because, once open, the file is only written beyond its
+ *	  noted end (a failed append truncates back to that end, no further),
+ *	  or replaced by a rename (compaction), which leaves a descriptor opened
+ *	  before it reading the old file, whole.
+ *	- The counters (next_seq, flushed_upto) and 'opened' are atomics,
+ *	  written by the holder of the exclusive lock after the record they
+ *	  count is durable, and read without any lock:
+ *	  dr_journal_pending_count() -- dr_status() -- and dr_journal_id()
+ *	  never wait behind another session's fsync.  The one exception is the
+ *	  first user after a start, which opens the journal (on a primary the
+ *	  worker does, at its first pass once the extension exists).
+ *	- The last event's summary is behind a spinlock (a copy of ~100 bytes).
+ *	Callers must hold none of these when calling in.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "access/xlog.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
-#include "port/pg_crc32c.h"
+#include "port/atomics.h"
 #include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "journal.h"
+#include "journal_file.h"
 #include "wakeup.h"
 
-#define DR_JOURNAL_FILE		DR_JOURNAL_DIR "/journal"
-#define DR_JOURNAL_OWNER	DR_JOURNAL_DIR "/" PG_TEMP_FILE_PREFIX "_tensafe_dr_owner"
-#define DR_JOURNAL_MAGIC	0x54444A31	/* "TDJ1" */
-#define DR_JOURNAL_MAX_PAYLOAD	(1024 * 1024)
 /* once everything is flushed, a journal larger than this is started afresh */
 #define DR_JOURNAL_COMPACT_SIZE	(1024 * 1024)
 
-typedef enum DrJournalKind
+/* A flush mark: events (from, upto] were inserted by transaction xid */
+typedef struct DrFlushMark
 {
-	DR_JOURNAL_HEADER = 1,
-	DR_JOURNAL_EVENT = 2,
-	DR_JOURNAL_FLUSHED = 3
-} DrJournalKind;
+	uint64		from;
+	uint64		upto;
+	TransactionId xid;			/* Invalid: none (counts as seen) */
+} DrFlushMark;
 
-typedef struct DrJournalRecord
-{
-	uint32		magic;
-	uint16		kind;
-	uint16		reserved;
-	uint32		payload_len;
-	pg_crc32c	crc;			/* over this header with crc = 0, then payload */
-	uint64		seq;
-	TimestampTz at;
-} DrJournalRecord;
+/* how many flush marks are remembered; older ones count as seen by all */
+#define DR_JOURNAL_MARKS	16
 
 typedef struct DrJournalShared
 {
-	LWLock	   *lock;
-	bool		opened;			/* scanned since the last (re)start */
-	uint64		journal_id;
-	uint64		next_seq;
-	uint64		flushed_upto;
-	off_t		end;			/* append position */
+	LWLock	   *lock;			/* see the file header */
+	pg_atomic_uint32 opened;	/* scanned since the last (re)start */
+	uint64		journal_id;		/* set before 'opened', constant after */
+	pg_atomic_uint64 next_seq;	/* the next event's sequence number */
+	pg_atomic_uint64 flushed_upto;	/* every event <= this is in the table */
+	off_t		end;			/* append position; under the lock */
+
+	/* the last flush marks, newest at (next_mark - 1); under the lock */
+	DrFlushMark marks[DR_JOURNAL_MARKS];
+	int			next_mark;
+
 	/* the last event appended since start, for dr_status() (0: none) */
+	slock_t		last_event_mutex;
 	TimestampTz last_event_at;
 	char		last_event[96];
 } DrJournalShared;
@@ -122,115 +137,11 @@ dr_journal_shmem_init(LWLock *lock)
 	{
 		memset(Journal, 0, sizeof(DrJournalShared));
 		Journal->lock = lock;
+		pg_atomic_init_u32(&Journal->opened, 0);
+		pg_atomic_init_u64(&Journal->next_seq, 1);
+		pg_atomic_init_u64(&Journal->flushed_upto, 0);
+		SpinLockInit(&Journal->last_event_mutex);
 	}
-}
-
-static pg_crc32c
-record_crc(const DrJournalRecord *rec, const char *payload)
-{
-	DrJournalRecord copy = *rec;
-	pg_crc32c	crc;
-
-	copy.crc = 0;
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, &copy, sizeof(copy));
-	if (rec->payload_len > 0)
-		COMP_CRC32C(crc, payload, rec->payload_len);
-	FIN_CRC32C(crc);
-	return crc;
-}
-
-/* Write one record at 'offset' and fsync; ERROR on failure. */
-static void
-write_record(int fd, off_t offset, DrJournalKind kind, uint64 seq,
-			 const char *payload, int len)
-{
-	DrJournalRecord rec;
-	char	   *buf;
-	Size		total = sizeof(rec) + len;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.magic = DR_JOURNAL_MAGIC;
-	rec.kind = (uint16) kind;
-	rec.payload_len = (uint32) len;
-	rec.seq = seq;
-	rec.at = GetCurrentTimestamp();
-	rec.crc = record_crc(&rec, payload);
-
-	buf = palloc(total);
-	memcpy(buf, &rec, sizeof(rec));
-	if (len > 0)
-		memcpy(buf + sizeof(rec), payload, len);
-
-	errno = 0;
-	if (pg_pwrite(fd, buf, total, offset) != (ssize_t) total)
-	{
-		int			save_errno = errno ? errno : ENOSPC;
-
-		/* leave no partial record behind for the next append to follow */
-		if (ftruncate(fd, offset) != 0)
-			elog(LOG, "could not truncate tensafe_dr journal after a failed write: %m");
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	}
-	if (pg_fsync(fd) != 0)
-		ereport(data_sync_elevel(ERROR),
-				(errcode_for_file_access(),
-				 errmsg("could not fsync tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	pfree(buf);
-}
-
-/* What identifies this data directory, for the owner file. */
-static char *
-owner_text(uint64 journal_id)
-{
-	struct stat st;
-	char		host[256];
-
-	if (stat(".", &st) != 0)
-		st.st_ino = 0;
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		strlcpy(host, "unknown", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	return psprintf("journal_id=%016llx\nhost=%s\ndata_directory_inode=%llu\n",
-					(unsigned long long) journal_id, host,
-					(unsigned long long) st.st_ino);
-}
-
-static bool
-owner_matches(uint64 journal_id)
-{
-	char	   *want = owner_text(journal_id);
-	char		have[1024];
-	int			fd;
-	int			n;
-
-	fd = OpenTransientFile(DR_JOURNAL_OWNER, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		return false;
-	n = read(fd, have, sizeof(have) - 1);
-	CloseTransientFile(fd);
-	if (n < 0)
-		return false;
-	have[n] = '\0';
-	return strcmp(have, want) == 0;
-}
-
-static void
-write_owner(uint64 journal_id)
-{
-	char	   *text = owner_text(journal_id);
-	int			fd;
-	int			len = strlen(text);
-
-	fd = OpenTransientFile(DR_JOURNAL_OWNER, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0 || write(fd, text, len) != len || pg_fsync(fd) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write \"%s\": %m", DR_JOURNAL_OWNER)));
-	CloseTransientFile(fd);
 }
 
 /* Start a new, empty journal with a fresh id.  Lock held exclusively. */
@@ -244,96 +155,23 @@ create_journal(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a tensafe_dr journal id")));
-	fd = OpenTransientFile(DR_JOURNAL_FILE, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	write_record(fd, 0, DR_JOURNAL_HEADER, id, NULL, 0);
+	fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDWR | O_CREAT | O_TRUNC, false);
+	dr_jrec_write(fd, 0, DR_JOURNAL_HEADER, id, NULL, 0);
 	CloseTransientFile(fd);
-	write_owner(id);
+	dr_jfile_write_owner(id);
 	fsync_fname(DR_JOURNAL_DIR, true);
 
 	Journal->journal_id = id;
-	Journal->next_seq = 1;
-	Journal->flushed_upto = 0;
+	pg_atomic_write_u64(&Journal->next_seq, 1);
+	pg_atomic_write_u64(&Journal->flushed_upto, 0);
 	Journal->end = sizeof(DrJournalRecord);
-}
-
-/*
- * read_file
- *		Read the whole journal into memory.  Returns NULL if there is none.
- */
-static char *
-read_file(off_t *size)
-{
-	int			fd;
-	struct stat st;
-	char	   *data;
-
-	fd = OpenTransientFile(DR_JOURNAL_FILE, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-	{
-		if (errno == ENOENT)
-			return NULL;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	}
-	if (fstat(fd, &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	data = palloc(st.st_size + 1);
-	if (st.st_size > 0 && pg_pread(fd, data, st.st_size, 0) != st.st_size)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	CloseTransientFile(fd);
-	*size = st.st_size;
-	return data;
-}
-
-/*
- * next_record
- *		The valid record at 'offset' of data[0..size), or NULL where the
- *		journal ends (end of data, or a torn / corrupt record).
- */
-static const DrJournalRecord *
-next_record(const char *data, off_t size, off_t offset, const char **payload)
-{
-	DrJournalRecord rec;
-
-	if (offset + (off_t) sizeof(rec) > size)
-		return NULL;
-	memcpy(&rec, data + offset, sizeof(rec));
-	if (rec.magic != DR_JOURNAL_MAGIC || rec.payload_len > DR_JOURNAL_MAX_PAYLOAD ||
-		offset + (off_t) sizeof(rec) + rec.payload_len > size)
-		return NULL;
-	*payload = data + offset + sizeof(rec);
-	if (!EQ_CRC32C(rec.crc, record_crc(&rec, *payload)))
-		return NULL;
-	return (const DrJournalRecord *) (data + offset);
-}
-
-/* Set an inherited journal aside; lock held exclusively. */
-static void
-set_aside(uint64 journal_id)
-{
-	char	   *aside = psprintf("%s.inherited.%016llx", DR_JOURNAL_FILE,
-								 (unsigned long long) journal_id);
-
-	(void) durable_rename(DR_JOURNAL_FILE, aside, ERROR);
-	ereport(LOG,
-			(errmsg("tensafe_dr journal %016llx belongs to another data directory; set aside as \"%s\"",
-					(unsigned long long) journal_id, aside),
-			 errdetail("This data directory is a copy (pg_basebackup, pg_rewind or a file copy); the entries of the node it was copied from are not replayed here.")));
 }
 
 /*
  * open_journal
  *		Scan the journal, truncate a torn tail, set aside an inherited one,
- *		create one if needed.  Lock held exclusively.
+ *		create one if needed.  Lock held exclusively; sets the counters,
+ *		not 'opened'.
  */
 static void
 open_journal(void)
@@ -343,45 +181,43 @@ open_journal(void)
 	char	   *data;
 	const char *payload;
 	const DrJournalRecord *rec;
+	uint64		next_seq = 1;
+	uint64		flushed_upto = 0;
 
 	if (MakePGDirectory(DR_JOURNAL_DIR) != 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", DR_JOURNAL_DIR)));
 
-	data = read_file(&size);
-	rec = data ? next_record(data, size, 0, &payload) : NULL;
+	data = dr_jfile_read_whole(&size);
+	rec = data ? dr_jrec_next(data, size, 0, &payload) : NULL;
 	if (rec == NULL || rec->kind != DR_JOURNAL_HEADER)
 	{
 		if (data != NULL && size > 0)
 			ereport(LOG,
 					(errmsg("tensafe_dr journal has no valid header; starting a new one")));
 		create_journal();
-		Journal->opened = true;
 		return;
 	}
-	if (!owner_matches(rec->seq))
+	if (!dr_jfile_owner_matches(rec->seq))
 	{
-		set_aside(rec->seq);
+		dr_jfile_set_aside(rec->seq);
 		create_journal();
-		Journal->opened = true;
 		return;
 	}
 
 	Journal->journal_id = rec->seq;
-	Journal->next_seq = 1;
-	Journal->flushed_upto = 0;
 	offset = sizeof(DrJournalRecord);
-	while ((rec = next_record(data, size, offset, &payload)) != NULL)
+	while ((rec = dr_jrec_next(data, size, offset, &payload)) != NULL)
 	{
 		if (rec->kind == DR_JOURNAL_EVENT)
-			Journal->next_seq = Max(Journal->next_seq, rec->seq + 1);
+			next_seq = Max(next_seq, rec->seq + 1);
 		else if (rec->kind == DR_JOURNAL_FLUSHED)
-			Journal->flushed_upto = Max(Journal->flushed_upto, rec->seq);
+			flushed_upto = Max(flushed_upto, rec->seq);
 		offset += sizeof(DrJournalRecord) + rec->payload_len;
 	}
 	/* a compacted journal holds no events: go on after the flushed mark */
-	Journal->next_seq = Max(Journal->next_seq, Journal->flushed_upto + 1);
+	next_seq = Max(next_seq, flushed_upto + 1);
 	if (offset < size)
 	{
 		int			fd = OpenTransientFile(DR_JOURNAL_FILE, O_RDWR | PG_BINARY);
@@ -396,53 +232,49 @@ open_journal(void)
 				(errmsg("tensafe_dr journal: ignored a torn or corrupt tail of %lld bytes at offset %lld",
 						(long long) (size - offset), (long long) offset)));
 	}
+	pg_atomic_write_u64(&Journal->next_seq, next_seq);
+	pg_atomic_write_u64(&Journal->flushed_upto, flushed_upto);
 	Journal->end = offset;
-	Journal->opened = true;
 	pfree(data);
 }
 
-/* Take the lock in 'mode', opening the journal first if needed. */
+/*
+ * ensure_open
+ *		Open the journal if nobody has since the start.  Holds no lock on
+ *		return.  After it, journal_id and the counters may be read without
+ *		the lock.
+ */
 static void
-lock_journal(LWLockMode mode)
+ensure_open(void)
 {
-	LWLockAcquire(Journal->lock, mode);
-	if (Journal->opened)
-		return;
-	if (mode != LW_EXCLUSIVE)
+	if (pg_atomic_read_u32(&Journal->opened) == 0)
 	{
-		LWLockRelease(Journal->lock);
 		LWLockAcquire(Journal->lock, LW_EXCLUSIVE);
-	}
-	if (!Journal->opened)
-		open_journal();			/* on ERROR the lock is released by abort */
-	if (mode != LW_EXCLUSIVE)
-	{
+		if (pg_atomic_read_u32(&Journal->opened) == 0)
+		{
+			open_journal();		/* on ERROR the lock is released by abort */
+			/* the counters and the id before the flag that publishes them */
+			pg_write_barrier();
+			pg_atomic_write_u32(&Journal->opened, 1);
+		}
 		LWLockRelease(Journal->lock);
-		LWLockAcquire(Journal->lock, mode);
 	}
-}
-
-static int
-open_for_append(void)
-{
-	int			fd = OpenTransientFile(DR_JOURNAL_FILE, O_RDWR | PG_BINARY);
-
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	return fd;
+	/* read the id and counters only after seeing the flag */
+	pg_read_barrier();
 }
 
 /*
  * dr_journal_append
  *		Append one event (JSON text) and fsync; returns its sequence number.
+ *		Takes the journal lock exclusively across the write and its fsync.
  */
 uint64
 dr_journal_append(const char *payload, int len, const char *event_type)
 {
 	uint64		seq;
 	int			fd;
+	TimestampTz now;
+	char		summary[sizeof(Journal->last_event)];
 
 	if (len > DR_JOURNAL_MAX_PAYLOAD)
 		ereport(ERROR,
@@ -450,17 +282,27 @@ dr_journal_append(const char *payload, int len, const char *event_type)
 				 errmsg("event is too large for the tensafe_dr journal"),
 				 errdetail("The event takes %d bytes; the limit is %d.", len, DR_JOURNAL_MAX_PAYLOAD)));
 
-	lock_journal(LW_EXCLUSIVE);
-	fd = open_for_append();
-	seq = Journal->next_seq;
-	write_record(fd, Journal->end, DR_JOURNAL_EVENT, seq, payload, len);
+	ensure_open();
+	LWLockAcquire(Journal->lock, LW_EXCLUSIVE);
+	fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDWR, false);
+	seq = pg_atomic_read_u64(&Journal->next_seq);
+	dr_jrec_write(fd, Journal->end, DR_JOURNAL_EVENT, seq, payload, len);
 	CloseTransientFile(fd);
-	Journal->next_seq = seq + 1;
+	/* durable: now it counts */
 	Journal->end += sizeof(DrJournalRecord) + len;
-	Journal->last_event_at = GetCurrentTimestamp();
-	snprintf(Journal->last_event, sizeof(Journal->last_event), "%s at %s",
-			 event_type, timestamptz_to_str(Journal->last_event_at));
+	pg_atomic_write_u64(&Journal->next_seq, seq + 1);
 	LWLockRelease(Journal->lock);
+
+	now = GetCurrentTimestamp();
+	snprintf(summary, sizeof(summary), "%s at %s", event_type, timestamptz_to_str(now));
+	SpinLockAcquire(&Journal->last_event_mutex);
+	if (now >= Journal->last_event_at)
+	{
+		Journal->last_event_at = now;
+		memcpy(Journal->last_event, summary, sizeof(summary));
+	}
+	SpinLockRelease(&Journal->last_event_mutex);
+
 	/* a standby's notifier delivers it, dr_status() shows it */
 	dr_wake(DR_WAKE_JOURNAL | DR_WAKE_SUMMARY);
 	return seq;
@@ -477,13 +319,9 @@ compact_journal(uint64 upto)
 	const char *tmp = DR_JOURNAL_FILE ".compact";
 	int			fd;
 
-	fd = OpenTransientFile(tmp, O_RDWR | O_CREAT | O_TRUNC | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create \"%s\": %m", tmp)));
-	write_record(fd, 0, DR_JOURNAL_HEADER, Journal->journal_id, NULL, 0);
-	write_record(fd, sizeof(DrJournalRecord), DR_JOURNAL_FLUSHED, upto, NULL, 0);
+	fd = dr_jfile_open(tmp, O_RDWR | O_CREAT | O_TRUNC, false);
+	dr_jrec_write(fd, 0, DR_JOURNAL_HEADER, Journal->journal_id, NULL, 0);
+	dr_jrec_write(fd, sizeof(DrJournalRecord), DR_JOURNAL_FLUSHED, upto, NULL, 0);
 	CloseTransientFile(fd);
 	(void) durable_rename(tmp, DR_JOURNAL_FILE, ERROR);
 	Journal->end = 2 * sizeof(DrJournalRecord);
@@ -491,56 +329,112 @@ compact_journal(uint64 upto)
 
 /*
  * dr_journal_mark_flushed
- *		Record that every event up to 'upto' is in dr_event_log.  Call only
- *		after the transaction that inserted them has committed.
+ *		Record that every event up to 'upto' is in dr_event_log, inserted
+ *		by transaction 'xid' (Invalid if it inserted none).  Call only after
+ *		that transaction has committed.  Takes the journal lock exclusively
+ *		across the write and its fsync.
  */
 void
-dr_journal_mark_flushed(uint64 upto)
+dr_journal_mark_flushed(uint64 upto, TransactionId xid)
 {
 	int			fd;
+	DrFlushMark *mark;
 
-	lock_journal(LW_EXCLUSIVE);
-	if (upto > Journal->flushed_upto)
+	ensure_open();
+	LWLockAcquire(Journal->lock, LW_EXCLUSIVE);
+	if (upto > pg_atomic_read_u64(&Journal->flushed_upto))
 	{
-		fd = open_for_append();
-		write_record(fd, Journal->end, DR_JOURNAL_FLUSHED, upto, NULL, 0);
+		fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDWR, false);
+		dr_jrec_write(fd, Journal->end, DR_JOURNAL_FLUSHED, upto, NULL, 0);
 		CloseTransientFile(fd);
 		Journal->end += sizeof(DrJournalRecord);
-		Journal->flushed_upto = upto;
-		if (Journal->end > DR_JOURNAL_COMPACT_SIZE && Journal->next_seq - 1 == upto)
+		mark = &Journal->marks[Journal->next_mark];
+		mark->from = pg_atomic_read_u64(&Journal->flushed_upto);
+		mark->upto = upto;
+		mark->xid = xid;
+		Journal->next_mark = (Journal->next_mark + 1) % DR_JOURNAL_MARKS;
+		pg_atomic_write_u64(&Journal->flushed_upto, upto);
+		if (Journal->end > DR_JOURNAL_COMPACT_SIZE &&
+			pg_atomic_read_u64(&Journal->next_seq) - 1 == upto)
 			compact_journal(upto);
 	}
 	LWLockRelease(Journal->lock);
 }
 
 /*
+ * flushed_as_seen
+ *		'flushed' (the flushed-up-to mark), lowered to what the active
+ *		snapshot, if any, sees flushed: the events of a flush mark whose
+ *		transaction the snapshot does not see are pending for it.  'marks'
+ *		is a copy of Journal->marks; no lock held (XidInMVCCSnapshot may
+ *		read pg_subtrans).
+ */
+static uint64
+flushed_as_seen(uint64 flushed, const DrFlushMark *marks)
+{
+	Snapshot	snap;
+	int			i;
+
+	if (!ActiveSnapshotSet())
+		return flushed;
+	snap = GetActiveSnapshot();
+	if (!IsMVCCSnapshot(snap))
+		return flushed;
+	for (i = 0; i < DR_JOURNAL_MARKS; i++)
+	{
+		const DrFlushMark *m = &marks[i];
+
+		if (m->upto > 0 && m->from < flushed && TransactionIdIsValid(m->xid) &&
+			XidInMVCCSnapshot(m->xid, snap))
+			flushed = m->from;
+	}
+	return flushed;
+}
+
+/*
  * dr_journal_read
  *		The journal's events, oldest first, as a List of DrJournalEntry
  *		palloc'd in CurrentMemoryContext; only unflushed ones if asked.
+ *		"Flushed" is as the active snapshot sees it (see the file header).
+ *		The lock is held (shared) only to open the file and note its end;
+ *		the file is read after (see the file header).
  */
 List *
 dr_journal_read(bool unflushed_only)
 {
 	List	   *entries = NIL;
-	off_t		size = 0;
+	off_t		size;
 	off_t		offset = sizeof(DrJournalRecord);
 	char	   *data;
 	const char *payload;
 	const DrJournalRecord *rec;
 	uint64		flushed;
+	uint64		last_seq;
+	DrFlushMark marks[DR_JOURNAL_MARKS];
+	int			fd;
 
-	lock_journal(LW_SHARED);
-	flushed = Journal->flushed_upto;
-	if (unflushed_only && Journal->next_seq - 1 <= flushed)
+	ensure_open();
+	LWLockAcquire(Journal->lock, LW_SHARED);
+	flushed = pg_atomic_read_u64(&Journal->flushed_upto);
+	last_seq = pg_atomic_read_u64(&Journal->next_seq) - 1;
+	memcpy(marks, Journal->marks, sizeof(marks));
+	size = Journal->end;
+	fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDONLY, true);
+	LWLockRelease(Journal->lock);
+	if (fd < 0)
+		return NIL;
+
+	flushed = flushed_as_seen(flushed, marks);
+	if (unflushed_only && last_seq <= flushed)
 	{
-		LWLockRelease(Journal->lock);
+		/* nothing pending: spare reading the file */
+		CloseTransientFile(fd);
 		return NIL;
 	}
-	data = read_file(&size);
-	size = Min(size, Journal->end);
-	LWLockRelease(Journal->lock);
+	data = dr_jfile_read(fd, &size);
+	CloseTransientFile(fd);
 
-	while (data && (rec = next_record(data, size, offset, &payload)) != NULL)
+	while ((rec = dr_jrec_next(data, size, offset, &payload)) != NULL)
 	{
 		offset += sizeof(DrJournalRecord) + rec->payload_len;
 		if (rec->kind != DR_JOURNAL_EVENT)
@@ -557,31 +451,39 @@ dr_journal_read(bool unflushed_only)
 			entries = lappend(entries, e);
 		}
 	}
+	pfree(data);
 	return entries;
 }
 
-/* The journal's id as 16 hex digits (palloc'd). */
+/* The journal's id as 16 hex digits (palloc'd).  No lock once open. */
 const char *
 dr_journal_id(void)
 {
-	uint64		id;
-
-	lock_journal(LW_SHARED);
-	id = Journal->journal_id;
-	LWLockRelease(Journal->lock);
-	return psprintf("%016llx", (unsigned long long) id);
+	ensure_open();
+	return psprintf("%016llx", (unsigned long long) Journal->journal_id);
 }
 
-/* How many events are not yet flushed. */
+/*
+ * dr_journal_pending_count
+ *		How many events are not yet flushed.  No lock once open: what
+ *		dr_status() reads, never waiting behind an append's fsync.
+ */
 uint64
 dr_journal_pending_count(void)
 {
-	uint64		n;
+	uint64		flushed;
+	uint64		next_seq;
 
-	lock_journal(LW_SHARED);
-	n = Journal->next_seq - 1 - Journal->flushed_upto;
-	LWLockRelease(Journal->lock);
-	return n;
+	ensure_open();
+
+	/*
+	 * Both only grow, and flushed_upto < next_seq at every instant: reading
+	 * flushed_upto first, next_seq after, can only overstate next_seq.
+	 */
+	flushed = pg_atomic_read_u64(&Journal->flushed_upto);
+	pg_read_barrier();
+	next_seq = pg_atomic_read_u64(&Journal->next_seq);
+	return next_seq - 1 > flushed ? next_seq - 1 - flushed : 0;
 }
 
 /*
@@ -609,17 +511,20 @@ dr_journal_test_crash_point(const char *point)
 /*
  * dr_journal_last_event
  *		The last event appended since the server started ("TYPE at time" into
- *		summary) and when; 0 if none.  Cheap: no file access, so the worker
- *		can show it in dr_status() without reading a standby's whole journal.
+ *		summary) and when; 0 if none.  Cheap: no file access and no wait
+ *		behind an append, so the worker can show it in dr_status() without
+ *		reading a standby's whole journal.
  */
 TimestampTz
 dr_journal_last_event(char *summary, Size len)
 {
 	TimestampTz at;
+	char		copy[sizeof(Journal->last_event)];
 
-	LWLockAcquire(Journal->lock, LW_SHARED);
+	SpinLockAcquire(&Journal->last_event_mutex);
 	at = Journal->last_event_at;
-	strlcpy(summary, Journal->last_event, len);
-	LWLockRelease(Journal->lock);
+	memcpy(copy, Journal->last_event, sizeof(copy));
+	SpinLockRelease(&Journal->last_event_mutex);
+	strlcpy(summary, copy, len);
 	return at;
 }

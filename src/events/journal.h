@@ -28,7 +28,7 @@ extern void dr_journal_shmem_init(LWLock *lock);
 extern uint64 dr_journal_append(const char *payload, int len, const char *event_type);
 extern TimestampTz dr_journal_last_event(char *summary, Size len);
 extern List *dr_journal_read(bool unflushed_only);
-extern void dr_journal_mark_flushed(uint64 upto);
+extern void dr_journal_mark_flushed(uint64 upto, TransactionId xid);
 extern const char *dr_journal_id(void);
 extern uint64 dr_journal_pending_count(void);
 extern void dr_journal_test_crash_point(const char *point);

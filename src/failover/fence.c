@@ -9,9 +9,33 @@
  * How: the executor and utility hooks set XactReadOnly before PostgreSQL's
  * own read-only checks run, which then refuse INSERT/UPDATE/DELETE/DDL/COPY
  * FROM/nextval() exactly as in a READ ONLY transaction.  The flag lives in
- * shared memory (read without the lock: a statement racing dr_fence() may
- * go either way) and in the file pg_tensafe_dr/fenced, so a fence survives
- * a restart.  dr_unfence() lifts it for its own transaction too.
+ * shared memory (DrShared->fenced) and in the file pg_tensafe_dr/fenced, so
+ * a fence survives a restart (shared_state.c reads the file when shared
+ * memory is set up).  dr_unfence() lifts it for its own transaction too.
+ *
+ * Locking and ordering:
+ *	- The flag is read without any lock (the executor hooks, dr_status()):
+ *	  a bool is read atomically, and a statement racing dr_fence() may go
+ *	  either way.
+ *	- Changes are serialized by the fence lock, a transaction-level
+ *	  heavyweight lock of our own (an advisory lock tag in a class no SQL
+ *	  advisory function can name, valid on a standby too), held by
+ *	  dr_set_fence() from before it reads the flag until its transaction
+ *	  ends.  So the file and the flag change together, one change at a
+ *	  time, and a dr_fence() waiting for another can be cancelled.
+ *	- The file is created or removed, and made durable (file and directory
+ *	  fsync), first, holding only the fence lock; only then is the flag
+ *	  published, under DrShared->lock held for that one store.  No file I/O
+ *	  happens under DrShared->lock.
+ *	Why that is crash-safe: the flag never shows a state the disk does not
+ *	hold yet, so once dr_fence() or dr_unfence() has returned, a crash or
+ *	restart finds the same state.  A crash between the two steps leaves the
+ *	disk in the state the caller asked for and had not yet been told of: a
+ *	fence being set comes back fenced (no write was let through meanwhile),
+ *	a fence being lifted comes back unfenced (the lift was wanted).  An
+ *	error in the file step leaves the flag as it was (a fence file created
+ *	but not made durable may still fence the node at its next start: the
+ *	safe side).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +49,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 
@@ -35,6 +60,15 @@
 PG_FUNCTION_INFO_V1(dr_set_fence);
 
 #define DR_FENCE_FILE DR_JOURNAL_DIR "/fenced"
+
+/*
+ * The fence lock's tag: an advisory lock tag whose last field is a class no
+ * SQL advisory-lock function uses (they use 1 and 2), so no user's
+ * pg_advisory_lock() can take or block it.  Cluster-wide (database 0): the
+ * fence file belongs to the data directory.
+ */
+#define DR_LOCKTAG_CLASS	0x5444	/* "TD" */
+#define DR_LOCKTAG_FENCE	1
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -95,50 +129,63 @@ dr_install_fence_hooks(void)
 }
 
 /*
+ * make_fence_durable
+ *		Create (on) or remove (off) the fence file, and fsync it and its
+ *		directory; ERROR if that fails.  Holds no LWLock: the caller holds
+ *		the fence lock.
+ */
+static void
+make_fence_durable(bool on)
+{
+	if (on)
+	{
+		int			fd = OpenTransientFile(DR_FENCE_FILE, O_WRONLY | O_CREAT | PG_BINARY);
+
+		if (fd < 0 || pg_fsync(fd) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create \"%s\": %m", DR_FENCE_FILE)));
+		CloseTransientFile(fd);
+	}
+	else if (unlink(DR_FENCE_FILE) != 0 && errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not remove \"%s\": %m", DR_FENCE_FILE)));
+	fsync_fname(DR_JOURNAL_DIR, true);
+}
+
+/*
  * dr_set_fence(on bool) returns bool
  *		Internal (behind dr_fence()/dr_unfence()): set or lift the fence,
- *		durably; returns whether the node was fenced before.
+ *		durably (file first, then the flag: see the header); returns
+ *		whether the node was fenced before.  Takes the fence lock until the
+ *		end of the calling transaction.
  */
 Datum
 dr_set_fence(PG_FUNCTION_ARGS)
 {
 	bool		on = PG_GETARG_BOOL(0);
 	bool		was;
+	LOCKTAG		tag;
 
 	if (MakePGDirectory(DR_JOURNAL_DIR) != 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", DR_JOURNAL_DIR)));
 
-	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
-	was = DrShared->fenced;
-	if (on && !was)
-	{
-		int			fd = OpenTransientFile(DR_FENCE_FILE, O_WRONLY | O_CREAT | PG_BINARY);
+	/* one change at a time, until our transaction ends (see the header) */
+	SET_LOCKTAG_ADVISORY(tag, InvalidOid, 0, DR_LOCKTAG_FENCE, DR_LOCKTAG_CLASS);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
-		if (fd < 0 || pg_fsync(fd) != 0)
-		{
-			LWLockRelease(DrShared->lock);
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not create \"%s\": %m", DR_FENCE_FILE)));
-		}
-		CloseTransientFile(fd);
-		fsync_fname(DR_JOURNAL_DIR, true);
-	}
-	else if (!on && was)
+	/* only fence changers write it, and they all hold the fence lock */
+	was = dr_is_fenced();
+	if (on != was)
 	{
-		if (unlink(DR_FENCE_FILE) != 0 && errno != ENOENT)
-		{
-			LWLockRelease(DrShared->lock);
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not remove \"%s\": %m", DR_FENCE_FILE)));
-		}
-		fsync_fname(DR_JOURNAL_DIR, true);
+		make_fence_durable(on);
+		LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+		DrShared->fenced = on;
+		LWLockRelease(DrShared->lock);
 	}
-	DrShared->fenced = on;
-	LWLockRelease(DrShared->lock);
 
 	if (!on && forced_in_lxid == MyProc->lxid && !DefaultXactReadOnly &&
 		!RecoveryInProgress())

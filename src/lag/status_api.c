@@ -6,7 +6,10 @@
  *
  * These are the hot path that dashboards poll: they read PostgreSQL's and
  * our shared memory only (no catalog scans, no SPI), each lock held for a
- * copy.  The figures and their meaning are defined in lag.c.
+ * copy, none of them ever held by anyone across I/O (shared_state.h); the
+ * journal's pending count is read from atomics, without the journal's
+ * lock, so dr_status() never waits behind an append's fsync (journal.c).
+ * The figures and their meaning are defined in lag.c.
  *
  *-------------------------------------------------------------------------
  */

@@ -30,8 +30,8 @@
  * One channel per delivery and pass: a hung endpoint delays the others by
  * at most webhook_timeout per pass.  Delivery is at least once: a crash
  * between a POST and its recorded outcome sends it again, under the same
- * Idempotency-Key.  Loop in the shape of worker_spi; SIGTERM aborts a
- * transfer in progress.
+ * Idempotency-Key.  The loop, the session and the transactions are bgw.c's
+ * (the shape of worker_spi); SIGTERM aborts a transfer in progress.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,25 +39,19 @@
 
 #include <math.h>
 
-#include "access/xact.h"
 #include "access/xlog.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
-#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
-#include "utils/wait_event.h"
 
+#include "bgw.h"
 #include "delivered_log.h"
 #include "guc.h"
 #include "notifier.h"
@@ -125,55 +119,13 @@ dr_define_notifier_gucs(void)
 void
 dr_register_notifier(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = 1;
-	strlcpy(worker.bgw_library_name, "tensafe_dr", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "dr_notifier_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "tensafe_dr notifier", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "tensafe_dr notifier", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	dr_bgw_register("dr_notifier_main", "tensafe_dr notifier", "tensafe_dr notifier");
 }
 
 static char *
 col(int row, int c)
 {
 	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c);
-}
-
-/* Open a short transaction with SPI and a snapshot, for one unit of work. */
-static void
-begin_work(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-static void
-end_work(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
-/* The extension's schema, quoted, or NULL; inside an SPI connection. */
-static char *
-extension_schema(void)
-{
-	if (SPI_execute("SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
-					" JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
-					" WHERE e.extname = 'tensafe_dr'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return NULL;
-	return col(0, 1);
 }
 
 /*
@@ -209,8 +161,8 @@ fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt,
 	int			i;
 	char	   *schema;
 
-	begin_work("tensafe_dr notifier: reading deliveries");
-	schema = extension_schema();
+	dr_bgw_begin("tensafe_dr notifier: reading deliveries");
+	schema = dr_bgw_extension_schema();
 
 	if (schema != NULL)
 	{
@@ -234,7 +186,7 @@ fetch(const char *sql_fmt, bool primary, Delivery **out, MemoryContext cxt,
 		if (next_due != NULL)
 			*next_due = outbox_next_due(schema);
 	}
-	end_work();
+	dr_bgw_commit();
 	return n;
 }
 
@@ -246,8 +198,8 @@ record_outcomes(Delivery *batch, DrHttpResult *results, int n)
 	char	   *schema;
 	char	   *sql;
 
-	begin_work("tensafe_dr notifier: recording outcomes");
-	schema = extension_schema();
+	dr_bgw_begin("tensafe_dr notifier: recording outcomes");
+	schema = dr_bgw_extension_schema();
 	if (schema == NULL)
 		elog(ERROR, "tensafe_dr notifier: the extension was dropped during a delivery");
 	sql = psprintf("SELECT %s.dr_outbox_result($1, $2, $3, $4, $5)", schema);
@@ -265,7 +217,7 @@ record_outcomes(Delivery *batch, DrHttpResult *results, int n)
 								  5, types, values, NULL, false, 0) < 0)
 			elog(ERROR, "tensafe_dr notifier: could not record a delivery outcome");
 	}
-	end_work();
+	dr_bgw_commit();
 }
 
 static void
@@ -398,15 +350,15 @@ deliver_journal(MemoryContext cxt)
 static void
 housekeeping(void)
 {
-	begin_work("tensafe_dr notifier: incident updates and escalation");
+	dr_bgw_begin("tensafe_dr notifier: incident updates and escalation");
 	{
-		char	   *schema = extension_schema();
+		char	   *schema = dr_bgw_extension_schema();
 
 		if (schema != NULL &&
 			SPI_execute(psprintf("SELECT %s.dr_notify_housekeeping()", schema), false, 0) < 0)
 			elog(ERROR, "tensafe_dr notifier: housekeeping failed");
 	}
-	end_work();
+	dr_bgw_commit();
 }
 
 static void
@@ -437,28 +389,15 @@ void
 dr_notifier_main(Datum main_arg)
 {
 	MemoryContext pass_cxt;
-	TimestampTz next_look = 0;		/* outbox or journal */
-	TimestampTz next_housekeeping = 0;
+	/* volatile: assigned in the PG_TRY below, read after its PG_CATCH */
+	volatile TimestampTz next_look = 0; /* outbox or journal */
+	volatile TimestampTz next_housekeeping = 0;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-
-	BackgroundWorkerInitializeConnection(dr_database, NULL, 0);
-	pgstat_report_appname("tensafe_dr notifier");
-	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
-	SetConfigOption("lock_timeout", "1000", PGC_SUSET, PGC_S_OVERRIDE);
-	/*
-	 * It runs as a superuser: resolve no name through a schema others can
-	 * create in (every query names the extension's schema explicitly).
-	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	pass_cxt = dr_bgw_startup("tensafe_dr notifier");
 	dr_http_init();
 	dr_notifier_set_latch(MyLatch);
 	on_shmem_exit(withdraw_latch, (Datum) 0);
 
-	pass_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr notifier pass",
-									 ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		MemoryContext old;
@@ -467,13 +406,8 @@ dr_notifier_main(Datum main_arg)
 		bool		woken;
 		bool		primary = !RecoveryInProgress();
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
+		if (dr_bgw_pass_start())
 			next_look = next_housekeeping = 0;
-		}
 
 		woken = dr_take_wake_reasons(primary ? DR_WAKE_OUTBOX : DR_WAKE_JOURNAL) != 0;
 		if (dr_take_wake_reasons(DR_WAKE_INCIDENTS) != 0)
@@ -506,11 +440,7 @@ dr_notifier_main(Datum main_arg)
 		}
 		PG_CATCH();
 		{
-			MemoryContextSwitchTo(pass_cxt);
-			EmitErrorReport();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pgstat_report_activity(STATE_IDLE, NULL);
+			dr_bgw_abort(pass_cxt);
 			next_look = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DR_HOUSEKEEPING_MS);
 		}
 		PG_END_TRY();
@@ -518,10 +448,6 @@ dr_notifier_main(Datum main_arg)
 		MemoryContextReset(pass_cxt);
 
 		wake = primary && incident_open() ? Min(next_look, next_housekeeping) : next_look;
-		now = GetCurrentTimestamp();
-		if (wake > now)
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 (long) ((wake - now + 999) / 1000), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		dr_bgw_sleep_until(wake);
 	}
 }

@@ -1,0 +1,262 @@
+/*-------------------------------------------------------------------------
+ *
+ * journal_file.c
+ *	  The journal's on-disk format and file I/O: records, their CRC, and
+ *	  the owner file that tells a journal from a copied one.  The journal's
+ *	  state, locking and API are in journal.c, its only caller.
+ *
+ * Layout: $PGDATA/pg_tensafe_dr/journal is a sequence of records, each a
+ * DrJournalRecord header followed by its payload, with a CRC-32C over both.
+ *	HEADER   first record: the journal's random 64-bit id (in seq)
+ *	EVENT    one event; seq is its sequence number, payload its JSON
+ *	FLUSHED  every EVENT with seq <= this record's seq is in dr_event_log
+ * Every record is fsync'd as it is written.  The first record that is
+ * short, has a bad magic, length or CRC ends the journal (dr_jrec_next()
+ * returns NULL there): a torn tail after a crash.
+ *
+ * Clones: a copy of the data directory (pg_basebackup, rsync, pg_rewind)
+ * must not replay the entries of the node it was copied from.  The owner
+ * file records which directory the journal belongs to (journal id, host
+ * name, inode of the data directory), and its name starts with "pgsql_tmp",
+ * which pg_basebackup never copies.  A journal whose owner file is missing
+ * or describes another directory is renamed aside (journal.inherited.<id>)
+ * by journal.c, which then starts a new journal with a new id.
+ *
+ * Locking: none here; journal.c says which of its locks each caller holds.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "port/pg_crc32c.h"
+#include "storage/fd.h"
+#include "utils/timestamp.h"
+
+#include "journal_file.h"
+
+#define DR_JOURNAL_OWNER	DR_JOURNAL_DIR "/" PG_TEMP_FILE_PREFIX "_tensafe_dr_owner"
+
+static pg_crc32c
+record_crc(const DrJournalRecord *rec, const char *payload)
+{
+	DrJournalRecord copy = *rec;
+	pg_crc32c	crc;
+
+	copy.crc = 0;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &copy, sizeof(copy));
+	if (rec->payload_len > 0)
+		COMP_CRC32C(crc, payload, rec->payload_len);
+	FIN_CRC32C(crc);
+	return crc;
+}
+
+/*
+ * dr_jrec_write
+ *		Write one record at 'offset' of the open journal 'fd' and fsync it;
+ *		ERROR on failure, leaving no partial record behind.
+ */
+void
+dr_jrec_write(int fd, off_t offset, DrJournalKind kind, uint64 seq,
+			 const char *payload, int len)
+{
+	DrJournalRecord rec;
+	char	   *buf;
+	Size		total = sizeof(rec) + len;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.magic = DR_JOURNAL_MAGIC;
+	rec.kind = (uint16) kind;
+	rec.payload_len = (uint32) len;
+	rec.seq = seq;
+	rec.at = GetCurrentTimestamp();
+	rec.crc = record_crc(&rec, payload);
+
+	buf = palloc(total);
+	memcpy(buf, &rec, sizeof(rec));
+	if (len > 0)
+		memcpy(buf + sizeof(rec), payload, len);
+
+	errno = 0;
+	if (pg_pwrite(fd, buf, total, offset) != (ssize_t) total)
+	{
+		int			save_errno = errno ? errno : ENOSPC;
+
+		/* leave no partial record behind for the next append to follow */
+		if (ftruncate(fd, offset) != 0)
+			elog(LOG, "could not truncate tensafe_dr journal after a failed write: %m");
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
+	}
+	if (pg_fsync(fd) != 0)
+		ereport(data_sync_elevel(ERROR),
+				(errcode_for_file_access(),
+				 errmsg("could not fsync tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
+	pfree(buf);
+}
+
+/*
+ * dr_jfile_open
+ *		Open the journal file 'path' with 'flags'; ERROR if that fails, but
+ *		with 'missing_ok' return -1 when it does not exist.
+ */
+int
+dr_jfile_open(const char *path, int flags, bool missing_ok)
+{
+	int			fd = OpenTransientFile(path, flags | PG_BINARY);
+
+	if (fd < 0 && !(missing_ok && errno == ENOENT))
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open tensafe_dr journal \"%s\": %m", path)));
+	return fd;
+}
+
+/*
+ * dr_jfile_read
+ *		Read up to *size bytes from the start of the open journal 'fd' into
+ *		a palloc'd buffer; *size becomes what was there (less only if the
+ *		file is shorter).  ERROR on a read error.
+ */
+char *
+dr_jfile_read(int fd, off_t *size)
+{
+	char	   *data = palloc(*size + 1);
+	off_t		done = 0;
+
+	while (done < *size)
+	{
+		ssize_t		n = pg_pread(fd, data + done, *size - done, done);
+
+		if (n < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
+		if (n == 0)
+			break;
+		done += n;
+	}
+	*size = done;
+	return data;
+}
+
+/*
+ * dr_jfile_read_whole
+ *		Read the whole journal into memory (*size bytes).  Returns NULL if
+ *		there is none.  Only to open the journal, once per server start.
+ */
+char *
+dr_jfile_read_whole(off_t *size)
+{
+	int			fd;
+	struct stat st;
+	char	   *data;
+
+	fd = dr_jfile_open(DR_JOURNAL_FILE, O_RDONLY, true);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
+	*size = st.st_size;
+	data = dr_jfile_read(fd, size);
+	CloseTransientFile(fd);
+	return data;
+}
+
+/*
+ * dr_jrec_next
+ *		The valid record at 'offset' of data[0..size), or NULL where the
+ *		journal ends (end of data, or a torn / corrupt record).
+ */
+const DrJournalRecord *
+dr_jrec_next(const char *data, off_t size, off_t offset, const char **payload)
+{
+	DrJournalRecord rec;
+
+	if (offset + (off_t) sizeof(rec) > size)
+		return NULL;
+	memcpy(&rec, data + offset, sizeof(rec));
+	if (rec.magic != DR_JOURNAL_MAGIC || rec.payload_len > DR_JOURNAL_MAX_PAYLOAD ||
+		offset + (off_t) sizeof(rec) + rec.payload_len > size)
+		return NULL;
+	*payload = data + offset + sizeof(rec);
+	if (!EQ_CRC32C(rec.crc, record_crc(&rec, *payload)))
+		return NULL;
+	return (const DrJournalRecord *) (data + offset);
+}
+
+/* What identifies this data directory, for the owner file. */
+static char *
+owner_text(uint64 journal_id)
+{
+	struct stat st;
+	char		host[256];
+
+	if (stat(".", &st) != 0)
+		st.st_ino = 0;
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		strlcpy(host, "unknown", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	return psprintf("journal_id=%016llx\nhost=%s\ndata_directory_inode=%llu\n",
+					(unsigned long long) journal_id, host,
+					(unsigned long long) st.st_ino);
+}
+
+/* Whether the owner file describes this data directory and journal. */
+bool
+dr_jfile_owner_matches(uint64 journal_id)
+{
+	char	   *want = owner_text(journal_id);
+	char		have[1024];
+	int			fd;
+	int			n;
+
+	fd = OpenTransientFile(DR_JOURNAL_OWNER, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		return false;
+	n = read(fd, have, sizeof(have) - 1);
+	CloseTransientFile(fd);
+	if (n < 0)
+		return false;
+	have[n] = '\0';
+	return strcmp(have, want) == 0;
+}
+
+/* Write (and fsync) the owner file for 'journal_id'. */
+void
+dr_jfile_write_owner(uint64 journal_id)
+{
+	char	   *text = owner_text(journal_id);
+	int			fd;
+	int			len = strlen(text);
+
+	fd = OpenTransientFile(DR_JOURNAL_OWNER, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 || write(fd, text, len) != len || pg_fsync(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write \"%s\": %m", DR_JOURNAL_OWNER)));
+	CloseTransientFile(fd);
+}
+
+/* Set an inherited journal aside (durable rename). */
+void
+dr_jfile_set_aside(uint64 journal_id)
+{
+	char	   *aside = psprintf("%s.inherited.%016llx", DR_JOURNAL_FILE,
+								 (unsigned long long) journal_id);
+
+	(void) durable_rename(DR_JOURNAL_FILE, aside, ERROR);
+	ereport(LOG,
+			(errmsg("tensafe_dr journal %016llx belongs to another data directory; set aside as \"%s\"",
+					(unsigned long long) journal_id, aside),
+			 errdetail("This data directory is a copy (pg_basebackup, pg_rewind or a file copy); the entries of the node it was copied from are not replayed here.")));
+}
