@@ -62,6 +62,7 @@ dr_shmem_startup(void)
 		memset(DrShared, 0, sizeof(DrSharedState));
 		DrShared->lock = &locks[DR_LWLOCK_SHARED].lock;
 		DrShared->recorded_rpo_state = -1;
+		DrShared->standby_seen = false;
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;

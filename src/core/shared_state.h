@@ -105,6 +105,19 @@ typedef struct DrSharedState
 	int			recorded_rpo_state;
 
 	/*
+	 * The worker's last sample taken while this node was a standby, for
+	 * PROMOTION_DETECTED.  In shared memory, not in the worker, so that a
+	 * worker restarted around the promotion still records it (and records
+	 * it once).  Written and read by the worker only, under the lock.
+	 */
+	bool		standby_seen;	/* cleared once the promotion is recorded */
+	TimeLineID	standby_timeline;
+	TimestampTz standby_seen_at;
+	TimeOffset	standby_loss;	/* possible loss at the last contact */
+	TimeOffset	standby_rpo_lag;
+	TimeOffset	standby_replay_lag;
+
+	/*
 	 * Fence: while set, regular backends run every statement read-only.
 	 * Read without the lock by the executor hooks (a bool is read atomically
 	 * and a statement racing dr_fence() may go either way); written under

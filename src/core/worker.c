@@ -118,12 +118,23 @@ extension_exists(void)
 	return exists;
 }
 
-/* The last figures seen while this node was a standby, for PROMOTION_DETECTED */
-static bool seen_as_standby = false;
-static DrLagFigures standby_figures;
-static TimeOffset standby_loss = DR_LAG_UNKNOWN;
-static TimeLineID standby_timeline = 0;
-static TimestampTz standby_seen_at = 0;
+/*
+ * remember_standby_sample
+ *		Keep the figures of this sample, taken as a standby, in shared memory
+ *		for note_promotion().
+ */
+static void
+remember_standby_sample(const DrNodeState *st, const DrLagFigures *fig, TimeOffset loss)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->standby_seen = true;
+	DrShared->standby_timeline = st->timeline;
+	DrShared->standby_seen_at = st->now;
+	DrShared->standby_loss = loss;
+	DrShared->standby_rpo_lag = fig->rpo_lag;
+	DrShared->standby_replay_lag = fig->replay_lag;
+	LWLockRelease(DrShared->lock);
+}
 
 /*
  * note_promotion
@@ -131,26 +142,44 @@ static TimestampTz standby_seen_at = 0;
  *		journal PROMOTION_DETECTED, whoever promoted it (dr_promote(),
  *		Patroni, pg_ctl promote), with the figures of the last sample taken
  *		as a standby.  The record of a promotion then never depends on the
- *		tool that did it.
+ *		tool that did it.  The last standby sample is kept in shared memory,
+ *		so a worker restarted between that sample and this one (an error, a
+ *		SIGTERM) still records the promotion, once.
  */
 static void
 note_promotion(const DrNodeState *st)
 {
 	StringInfoData details;
+	TimeLineID	timeline;
+	TimestampTz seen_at;
+	TimeOffset	loss,
+				rpo_lag,
+				replay_lag;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	timeline = DrShared->standby_timeline;
+	seen_at = DrShared->standby_seen_at;
+	loss = DrShared->standby_loss;
+	rpo_lag = DrShared->standby_rpo_lag;
+	replay_lag = DrShared->standby_replay_lag;
+	LWLockRelease(DrShared->lock);
 
 	initStringInfo(&details);
 	appendStringInfo(&details, "{\"timeline_before\":%u,\"timeline_after\":%u,\"last_standby_sample\":",
-					 standby_timeline, st->timeline);
-	escape_json(&details, timestamptz_to_str(standby_seen_at));
+					 timeline, st->timeline);
+	escape_json(&details, timestamptz_to_str(seen_at));
 	appendStringInfoChar(&details, ',');
-	dr_json_add_interval_s(&details, "possible_loss_s", standby_loss, true);
+	dr_json_add_interval_s(&details, "possible_loss_s", loss, true);
 	appendStringInfoChar(&details, ',');
-	dr_json_add_interval_s(&details, "rpo_lag_s", standby_figures.rpo_lag, true);
+	dr_json_add_interval_s(&details, "rpo_lag_s", rpo_lag, true);
 	appendStringInfoChar(&details, ',');
-	dr_json_add_interval_s(&details, "replay_lag_s", standby_figures.replay_lag, true);
+	dr_json_add_interval_s(&details, "replay_lag_s", replay_lag, true);
 	appendStringInfoString(&details, ",\"detected_by\":\"tensafe_dr worker\"}");
 	(void) dr_journal_event("PROMOTION_DETECTED", 0, true, "tensafe_dr worker", details.data);
-	seen_as_standby = false;
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->standby_seen = false;
+	LWLockRelease(DrShared->lock);
 }
 
 /*
@@ -166,24 +195,23 @@ track_rpo_state(void)
 	DrLagFigures fig;
 	TimestampTz contact;
 	int			prev;
+	bool		is_standby;
+	bool		was_standby;
 	const char *event = NULL;
 	StringInfoData details;
 
 	dr_read_node_state(&st, true);
-	if (dr_node_figures(&st, &fig, &contact))
-	{
-		seen_as_standby = true;
-		standby_figures = fig;
-		standby_loss = dr_loss_at_contact(&st, contact, &fig);
-		standby_timeline = st.timeline;
-		standby_seen_at = st.now;
-	}
-	else if (seen_as_standby)
-		note_promotion(&st);
+	is_standby = dr_node_figures(&st, &fig, &contact);
+	if (is_standby)
+		remember_standby_sample(&st, &fig, dr_loss_at_contact(&st, contact, &fig));
 
 	LWLockAcquire(DrShared->lock, LW_SHARED);
 	prev = DrShared->recorded_rpo_state;
+	was_standby = DrShared->standby_seen;
 	LWLockRelease(DrShared->lock);
+
+	if (!is_standby && was_standby)
+		note_promotion(&st);
 
 	if (fig.state == (DrRpoState) prev)
 		return;
