@@ -19,6 +19,7 @@
 
 #include "backup_progress.h"
 #include "journal.h"
+#include "fence.h"
 #include "shared_state.h"
 
 DrSharedState *DrShared = NULL;
@@ -65,7 +66,7 @@ dr_shmem_startup(void)
 		DrShared->standby_seen = false;
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
-		DrShared->fenced = access(DR_JOURNAL_DIR "/fenced", F_OK) == 0;
+		DrShared->fenced = dr_fence_file_is_ours();
 	}
 	dr_journal_shmem_init(&locks[DR_LWLOCK_JOURNAL].lock);
 	dr_progress_shmem_init(&locks[DR_LWLOCK_PROGRESS].lock);

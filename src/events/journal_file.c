@@ -194,9 +194,16 @@ dr_jrec_next(const char *data, off_t size, off_t offset, const char **payload)
 	return (const DrJournalRecord *) (data + offset);
 }
 
-/* What identifies this data directory, for the owner file. */
-static char *
-owner_text(uint64 journal_id)
+/*
+ * dr_data_directory_identity
+ *		What tells this data directory from a copy of it (pg_basebackup,
+ *		rsync, pg_rewind): the host name and the inode of the data directory
+ *		(the working directory of every server process).  The one owner of
+ *		that rule: the journal's owner file and the fence file (fence.c) both
+ *		use it.  Works in the postmaster too (no catalog, no locks).
+ */
+char *
+dr_data_directory_identity(void)
 {
 	struct stat st;
 	char		host[256];
@@ -206,9 +213,16 @@ owner_text(uint64 journal_id)
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		strlcpy(host, "unknown", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
-	return psprintf("journal_id=%016llx\nhost=%s\ndata_directory_inode=%llu\n",
-					(unsigned long long) journal_id, host,
-					(unsigned long long) st.st_ino);
+	return psprintf("host=%s\ndata_directory_inode=%llu\n",
+					host, (unsigned long long) st.st_ino);
+}
+
+/* What identifies this data directory and journal, for the owner file. */
+static char *
+owner_text(uint64 journal_id)
+{
+	return psprintf("journal_id=%016llx\n%s",
+					(unsigned long long) journal_id, dr_data_directory_identity());
 }
 
 /* Whether the owner file describes this data directory and journal. */

@@ -43,6 +43,7 @@ extern const DrJournalRecord *dr_jrec_next(const char *data, off_t size, off_t o
 extern int	dr_jfile_open(const char *path, int flags, bool missing_ok);
 extern char *dr_jfile_read(int fd, off_t *size);
 extern char *dr_jfile_read_whole(off_t *size);
+extern char *dr_data_directory_identity(void);
 extern bool dr_jfile_owner_matches(uint64 journal_id);
 extern void dr_jfile_write_owner(uint64 journal_id);
 extern void dr_jfile_set_aside(uint64 journal_id);

@@ -11,7 +11,9 @@
  * FROM/nextval() exactly as in a READ ONLY transaction.  The flag lives in
  * shared memory (DrShared->fenced) and in the file pg_tensafe_dr/fenced, so
  * a fence survives a restart (shared_state.c reads the file when shared
- * memory is set up).  dr_unfence() lifts it for its own transaction too.
+ * memory is set up).  The file holds the data directory's identity, so a
+ * copy of it (pg_basebackup, rsync, pg_rewind) does not fence the node it
+ * was copied to (dr_fence_file_is_ours()).  dr_unfence() lifts it for its own transaction too.
  *
  * Locking and ordering:
  *	- The flag is read without any lock (the executor hooks, dr_status()):
@@ -41,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "access/xact.h"
@@ -55,6 +58,7 @@
 
 #include "fence.h"
 #include "journal.h"
+#include "journal_file.h"
 #include "shared_state.h"
 
 PG_FUNCTION_INFO_V1(dr_set_fence);
@@ -129,6 +133,43 @@ dr_install_fence_hooks(void)
 }
 
 /*
+ * dr_fence_file_is_ours
+ *		Whether pg_tensafe_dr/fenced fences this node: it exists and was
+ *		written here, not copied along with the data directory by
+ *		pg_basebackup, rsync or pg_rewind (a fence belongs to the node that
+ *		was fenced).  The file holds the data directory's identity
+ *		(dr_data_directory_identity()); an empty file is 1.1's format and
+ *		still fences (1.1 could not tell), and so does a prefix of ours (a
+ *		write torn by a crash: the safe side).  Called by the postmaster when
+ *		shared memory is set up, so plain system calls, no fd.c.
+ */
+bool
+dr_fence_file_is_ours(void)
+{
+	char		have[1024];
+	char	   *want;
+	ssize_t		n;
+	int			fd = open(DR_FENCE_FILE, O_RDONLY | PG_BINARY, 0);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	if (n < 0)
+		return true;			/* unreadable: the safe side is fenced */
+	have[n] = '\0';
+	want = dr_data_directory_identity();
+	/* ours, 1.1's empty file, or ours torn by a crash while written */
+	if (strncmp(want, have, n) == 0)
+		return true;
+	ereport(LOG,
+			(errmsg("tensafe_dr: ignoring fence file \"%s\" copied from another data directory", DR_FENCE_FILE),
+			 errdetail("The file says \"%s\"; this data directory is \"%s\".", have, want),
+			 errhint("A fence belongs to the node that was fenced; fence this node with dr_fence() if it should be.")));
+	return false;
+}
+
+/*
  * make_fence_durable
  *		Create (on) or remove (off) the fence file, and fsync it and its
  *		directory; ERROR if that fails.  Holds no LWLock: the caller holds
@@ -139,9 +180,11 @@ make_fence_durable(bool on)
 {
 	if (on)
 	{
-		int			fd = OpenTransientFile(DR_FENCE_FILE, O_WRONLY | O_CREAT | PG_BINARY);
+		char	   *identity = dr_data_directory_identity();
+		int			len = strlen(identity);
+		int			fd = OpenTransientFile(DR_FENCE_FILE, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
 
-		if (fd < 0 || pg_fsync(fd) != 0)
+		if (fd < 0 || write(fd, identity, len) != len || pg_fsync(fd) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not create \"%s\": %m", DR_FENCE_FILE)));

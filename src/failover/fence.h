@@ -10,5 +10,6 @@
 
 extern void dr_install_fence_hooks(void);
 extern bool dr_is_fenced(void);
+extern bool dr_fence_file_is_ours(void);
 
 #endif							/* TENSAFE_DR_FENCE_H */
