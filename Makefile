@@ -63,6 +63,11 @@ PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/test/lib
 
 PG_CPPFLAGS = $(foreach a,$(SRC_AREAS),-I$(CURDIR)/src/$(a)) -Werror -Wall -Wmissing-prototypes
+# make TEST_HOOKS=1: a test build, with the crash points the crash-safety
+# tests use (test/run-tests.sh builds this way); a plain `make` has none.
+ifdef TEST_HOOKS
+PG_CPPFLAGS += -DTENSAFE_DR_TEST_HOOKS
+endif
 SHLIB_LINK  = -lcurl
 EXTRA_CLEAN = regress_instance isolation_instance output_iso results regression.diffs regression.out tmp_check log $(DOCS)
 

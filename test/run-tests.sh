@@ -13,7 +13,20 @@ if ! flock -n 8; then
     dr_log "another test run holds /var/tmp/tensafe_dr-install.lock; waiting"
     flock 8
 fi
-dr_build_and_install
+# The crash points of the crash-safety tests are compiled only into test
+# builds: check that a plain build has none, then make the test build.
+DR_TEST_HOOKS= dr_build_and_install
+dr_log "a plain build has no test hooks"
+if grep -q "test crash at" "$DR_BUILD_DIR/tensafe_dr.so"; then
+    echo "a build without TEST_HOOKS=1 contains the test crash points" >&2
+    exit 1
+fi
+dr_as_postgres make -C "$DR_BUILD_DIR" -s clean PG_CONFIG="$DR_PG_BIN/pg_config"
+DR_TEST_HOOKS=1
+dr_log "the test build (TEST_HOOKS=1)"
+dr_as_postgres make -C "$DR_BUILD_DIR" -s -j2 PG_CONFIG="$DR_PG_BIN/pg_config" TEST_HOOKS=1
+make -C "$DR_BUILD_DIR" -s install PG_CONFIG="$DR_PG_BIN/pg_config" TEST_HOOKS=1
+grep -q "test crash at" "$DR_BUILD_DIR/tensafe_dr.so" || { echo "the test build has no test hooks" >&2; exit 1; }
 
 dr_log "released scripts unchanged (extension/1.0, extension/1.1: SHA256SUMS)"
 dr_as_postgres make -s -C "$DR_BUILD_DIR" check-frozen PG_CONFIG="$DR_PG_BIN/pg_config" || {

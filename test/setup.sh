@@ -71,6 +71,9 @@ dr_build_and_install() {
         --exclude=regress_instance --exclude='*.o' --exclude='*.bc' --exclude='*.so' \
         -cf - . | tar -C "$DR_BUILD_DIR" -xf -
     chown -R postgres:postgres "$DR_BUILD_DIR"
-    dr_as_postgres make -C "$DR_BUILD_DIR" -s -j2 PG_CONFIG="$DR_PG_BIN/pg_config"
-    make -C "$DR_BUILD_DIR" -s install PG_CONFIG="$DR_PG_BIN/pg_config"
+    # DR_TEST_HOOKS=1 (test/run-tests.sh): a test build, with the crash
+    # points of the crash-safety tests; never for the demo or a user.
+    dr_as_postgres make -C "$DR_BUILD_DIR" -s -j2 PG_CONFIG="$DR_PG_BIN/pg_config" \
+        ${DR_TEST_HOOKS:+TEST_HOOKS=1}
+    make -C "$DR_BUILD_DIR" -s install PG_CONFIG="$DR_PG_BIN/pg_config" ${DR_TEST_HOOKS:+TEST_HOOKS=1}
 }

@@ -364,7 +364,7 @@ catalog_pass(bool primary, bool history_due)
 		{
 			/* the transaction that inserted the events, for the mark */
 			flush_xid = GetTopTransactionIdIfAny();
-			dr_journal_test_crash_point("flush_before_commit");
+			DR_TEST_CRASH_POINT("flush_before_commit");
 		}
 		dr_bgw_commit();
 	}
@@ -378,7 +378,7 @@ catalog_pass(bool primary, bool history_due)
 	if (flushed)
 	{
 		/* only now, after the commit, may the events count as flushed */
-		dr_journal_test_crash_point("flush_after_commit");
+		DR_TEST_CRASH_POINT("flush_after_commit");
 		dr_journal_mark_flushed(flushed, flush_xid);
 	}
 	return true;

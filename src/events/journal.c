@@ -486,9 +486,11 @@ dr_journal_pending_count(void)
 	return next_seq - 1 > flushed ? next_seq - 1 - flushed : 0;
 }
 
+#ifdef TENSAFE_DR_TEST_HOOKS
 /*
  * dr_journal_test_crash_point
- *		Test hook for crash-safety tests: if the file
+ *		Test hook for crash-safety tests (test builds only, see journal.h):
+ *		if the file
  *		pg_tensafe_dr/crash_at_<point> exists, remove it and PANIC, which
  *		takes the whole server through crash recovery exactly as a power
  *		loss at that point would (minus the page cache).  One-shot, so the
@@ -507,6 +509,7 @@ dr_journal_test_crash_point(const char *point)
 	}
 	pfree(trigger);
 }
+#endif							/* TENSAFE_DR_TEST_HOOKS */
 
 /*
  * dr_journal_last_event

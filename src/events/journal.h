@@ -31,6 +31,16 @@ extern List *dr_journal_read(bool unflushed_only);
 extern void dr_journal_mark_flushed(uint64 upto, TransactionId xid);
 extern const char *dr_journal_id(void);
 extern uint64 dr_journal_pending_count(void);
+/*
+ * Crash points for the crash-safety tests (004_journal): compiled only into
+ * test builds (make TEST_HOOKS=1, which test/run-tests.sh uses), never into
+ * a build made with a plain `make`.
+ */
+#ifdef TENSAFE_DR_TEST_HOOKS
 extern void dr_journal_test_crash_point(const char *point);
+#define DR_TEST_CRASH_POINT(point) dr_journal_test_crash_point(point)
+#else
+#define DR_TEST_CRASH_POINT(point) ((void) 0)
+#endif
 
 #endif							/* TENSAFE_DR_JOURNAL_H */
