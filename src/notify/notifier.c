@@ -433,9 +433,15 @@ dr_notifier_main(Datum main_arg)
 			}
 			if (primary && now >= next_housekeeping)
 			{
+				/*
+				 * Due again in DR_HOUSEKEEPING_MS whether this one succeeds
+				 * or fails: set before it runs, or a failing housekeeping
+				 * would leave it due and the loop would never sleep while an
+				 * incident is open.
+				 */
+				next_housekeeping = TimestampTzPlusMilliseconds(now, DR_HOUSEKEEPING_MS);
 				if (incident_open())
 					housekeeping();
-				next_housekeeping = TimestampTzPlusMilliseconds(now, DR_HOUSEKEEPING_MS);
 			}
 		}
 		PG_CATCH();
