@@ -21,7 +21,7 @@ use Test::More;
 use DrTest;
 
 my $bindir = '/usr/lib/postgresql/15/bin';
-my $primary = new_primary('fc_primary', "wal_log_hints = on\n");
+my $primary = new_primary('fc_primary', "wal_log_hints = on\nwal_keep_size = '256MB'\n");  # the rewound node replays from before the fork
 $primary->safe_psql('postgres', 'CREATE TABLE t (id int)');
 my $standby = new_standby($primary, 'fc_standby');
 

@@ -37,7 +37,7 @@ sub cpu_seconds
 
 # Housekeeping fails from now on; an incident is open, so it is due.
 $node->safe_psql('postgres', q{
-	CREATE OR REPLACE FUNCTION dr_notify_housekeeping() RETURNS void
+	CREATE OR REPLACE FUNCTION dr_notify_housekeeping() RETURNS integer
 	LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'housekeeping broken for the test'; END $$});
 my $log_start = -s $node->logfile;
 $node->safe_psql('postgres', q{SELECT dr_declare(2, 'housekeeping fails')});
