@@ -66,10 +66,11 @@
 
 static int	dr_webhook_connect_timeout_ms = 2000;
 static int	dr_webhook_timeout_ms = 5000;
-static int	dr_webhook_max_attempts = 8;
-static int	dr_webhook_max_age_s = 3600;
-static int	dr_webhook_backoff_base_ms = 1000;
-static int	dr_webhook_backoff_max_ms = 300000;
+/* the retry policy's settings, read by retry_policy.c (notifier.h) */
+int			dr_webhook_max_attempts = 8;
+int			dr_webhook_max_age_s = 3600;
+int			dr_webhook_backoff_base_ms = 1000;
+int			dr_webhook_backoff_max_ms = 300000;
 static int	dr_incident_update_interval_s = 900;
 
 /* One delivery read from the outbox or the journal. */

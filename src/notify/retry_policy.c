@@ -16,9 +16,8 @@
  * (notifier.c) calls dr_webhook_retry_decide() for its in-memory retries
  * (a delivery's age counts from its first attempt on that node there).
  *
- * The settings are read by name on each call (GetConfigOption(), base
- * units: ms for the backoff, s for the age), so the policy does not
- * depend on where the GUCs are defined.  No locks, no I/O.
+ * The settings are the GUC variables the notifier defines (notifier.h).
+ * No locks, no I/O.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,21 +30,12 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/timestamp.h"
 
+#include "notifier.h"
 #include "retry_policy.h"
 
 PG_FUNCTION_INFO_V1(dr_webhook_retry);
-
-/* An integer tensafe_dr.* setting, in the unit the GUC declares. */
-static int
-int_setting(const char *name)
-{
-	const char *v = GetConfigOption(name, false, false);
-
-	return pg_strtoint32(v);
-}
 
 /*
  * dr_webhook_retry_decide
@@ -57,16 +47,16 @@ int_setting(const char *name)
 DrRetryVerdict
 dr_webhook_retry_decide(int attempts, int64 age_ms, bool retryable, int64 *delay_ms)
 {
-	double		base_ms = int_setting("tensafe_dr.webhook_backoff_base");
-	double		cap_ms = int_setting("tensafe_dr.webhook_backoff_max");
+	double		base_ms = dr_webhook_backoff_base_ms;
+	double		cap_ms = dr_webhook_backoff_max_ms;
 	double		backoff;
 
 	*delay_ms = 0;
 	if (!retryable)
 		return DR_RETRY_NOT_RETRYABLE;
-	if (attempts >= int_setting("tensafe_dr.webhook_max_attempts"))
+	if (attempts >= dr_webhook_max_attempts)
 		return DR_RETRY_MAX_ATTEMPTS;
-	if (age_ms >= (int64) int_setting("tensafe_dr.webhook_max_age") * 1000)
+	if (age_ms >= (int64) dr_webhook_max_age_s * 1000)
 		return DR_RETRY_MAX_AGE;
 	backoff = Min(cap_ms, base_ms * pow(2.0, Max(attempts - 1, 0)));
 	*delay_ms = (int64) (backoff * (0.5 + pg_prng_double(&pg_global_prng_state)));
@@ -117,7 +107,7 @@ dr_webhook_retry(PG_FUNCTION_ARGS)
 			break;
 		case DR_RETRY_MAX_AGE:
 			iv = palloc0(sizeof(Interval));
-			iv->time = (int64) int_setting("tensafe_dr.webhook_max_age") * USECS_PER_SEC;
+			iv->time = (int64) dr_webhook_max_age_s * USECS_PER_SEC;
 			values[0] = CStringGetTextDatum(psprintf("gave up after %s",
 													 DatumGetCString(DirectFunctionCall1(interval_out,
 																						 IntervalPGetDatum(iv)))));
