@@ -18,6 +18,7 @@
 #include "storage/shmem.h"
 
 #include "backup_progress.h"
+#include "contact.h"
 #include "journal.h"
 #include "fence.h"
 #include "shared_state.h"
@@ -67,6 +68,8 @@ dr_shmem_startup(void)
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = dr_fence_file_is_ours();
+		/* what this node knew of its primary before it stopped */
+		dr_contact_load(&DrShared->primary_contact, &DrShared->primary_contact_lsn);
 	}
 	dr_journal_shmem_init(&locks[DR_LWLOCK_JOURNAL].lock);
 	dr_progress_shmem_init(&locks[DR_LWLOCK_PROGRESS].lock);
@@ -119,12 +122,46 @@ dr_ring_latest(DrSample *out)
 }
 
 /*
+ * first_date_past
+ *		Binary search of ascending dating points (n of them, the i-th at
+ *		slot (start + i) % size) for the first one past 'lsn'.  Caller holds
+ *		the lock.
+ */
+static bool
+first_date_past(const DrDate *dates, int size, uint64 start, int n,
+				XLogRecPtr lsn, TimestampTz *at)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (dates[(start + mid) % size].lsn > lsn)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo >= n)
+		return false;
+	*at = dates[(start + lo) % size].at;
+	return true;
+}
+
+/*
  * dr_ring_first_past
  *		Time of the oldest sample whose primary_lsn is beyond 'lsn': the first
  *		moment this node knew the primary had WAL past that point.  Binary
  *		search, relying on primary_lsn never going backwards.
  *
- *		*found is false when no sample is past 'lsn' (the primary got there
+ *		When the oldest sample held is already past 'lsn' (the WAL is older
+ *		than the ring, which starts empty at every start), the persisted
+ *		dating points (DrDate: dr_wal_positions, heartbeats in the WAL held)
+ *		are searched too, and the earliest answer wins: each says truly that
+ *		the primary was past 'lsn' by then.
+ *
+ *		*found is false when nothing is past 'lsn' (the primary got there
  *		after the newest sample, or never did).  *oldest_at receives the
  *		time of the oldest sample held (0 if none), so that a caller can tell
  *		"older than the ring" from an exact answer.
@@ -160,8 +197,103 @@ dr_ring_first_past(XLogRecPtr lsn, bool *found, TimestampTz *oldest_at)
 		*found = true;
 		result = DrShared->ring[ring_slot(taken, lo)].at;
 	}
+	if (lo == 0)
+	{
+		TimestampTz at;
+		uint64		hb = DrShared->heartbeats_found;
+		int			n_hb = (int) Min(hb, (uint64) DR_DATES_SIZE);
+
+		if (first_date_past(DrShared->positions, DR_DATES_SIZE, 0,
+							DrShared->n_positions, lsn, &at) &&
+			(!*found || at < result))
+		{
+			*found = true;
+			result = at;
+		}
+		if (first_date_past(DrShared->heartbeats, DR_DATES_SIZE, hb - n_hb,
+							n_hb, lsn, &at) &&
+			(!*found || at < result))
+		{
+			*found = true;
+			result = at;
+		}
+	}
 	LWLockRelease(DrShared->lock);
 	return result;
+}
+
+/*
+ * dr_contact_get / dr_contact_publish
+ *		This node's last contact with the primary (0: none) and the end of
+ *		the heartbeat that gave it.  Only the worker publishes, and only
+ *		what is already durable (contact.c).
+ */
+TimestampTz
+dr_contact_get(XLogRecPtr *lsn)
+{
+	TimestampTz at;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	at = DrShared->primary_contact;
+	if (lsn)
+		*lsn = DrShared->primary_contact_lsn;
+	LWLockRelease(DrShared->lock);
+	return at;
+}
+
+void
+dr_contact_publish(TimestampTz at, XLogRecPtr lsn)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	if (at > DrShared->primary_contact)
+	{
+		DrShared->primary_contact = at;
+		DrShared->primary_contact_lsn = lsn;
+	}
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_dates_set_positions
+ *		Replace the dating points read from dr_wal_positions (ascending by
+ *		time; points that would make the positions go backwards, such as
+ *		another timeline's, are dropped).
+ */
+void
+dr_dates_set_positions(const DrDate *dates, int n)
+{
+	int			i,
+				kept = 0;
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n && kept < DR_DATES_SIZE; i++)
+	{
+		if (kept > 0 && (dates[i].lsn <= DrShared->positions[kept - 1].lsn ||
+						 dates[i].at < DrShared->positions[kept - 1].at))
+			continue;
+		DrShared->positions[kept++] = dates[i];
+	}
+	DrShared->n_positions = kept;
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_dates_push_heartbeat
+ *		Remember a heartbeat found in the WAL as a dating point, unless it
+ *		would make the points go backwards (WAL read again after a restart).
+ */
+void
+dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	if (DrShared->heartbeats_found == 0 ||
+		(lsn > DrShared->heartbeats[(DrShared->heartbeats_found - 1) % DR_DATES_SIZE].lsn &&
+		 at >= DrShared->heartbeats[(DrShared->heartbeats_found - 1) % DR_DATES_SIZE].at))
+	{
+		DrShared->heartbeats[DrShared->heartbeats_found % DR_DATES_SIZE] = (DrDate) {lsn, at};
+		DrShared->heartbeats_found++;
+	}
+	LWLockRelease(DrShared->lock);
 }
 
 /*

@@ -75,10 +75,8 @@ typedef struct DrSample
 	XLogRecPtr	insert_lsn;		/* primary: WAL insert position */
 	XLogRecPtr	receive_lsn;	/* standby: flushed by the WAL receiver */
 	XLogRecPtr	replay_lsn;		/* standby: replayed by the startup process */
-	TimestampTz last_contact;	/* standby: last confirmed message from the
-								 * primary (carried forward while cut off,
-								 * since the WAL receiver resets its own
-								 * timestamps on every reconnection attempt) */
+	TimestampTz last_contact;	/* standby: the last contact with the
+								 * primary (primary_contact below) when taken */
 	XLogRecPtr	standby_min_flush;	/* primary: worst attached standby */
 	XLogRecPtr	standby_min_replay;
 	TimeLineID	timeline;
@@ -86,6 +84,20 @@ typedef struct DrSample
 	int8		role;			/* DrRole */
 	int8		receiver_state; /* WalRcvState or DR_RECEIVER_NONE */
 } DrSample;
+
+/*
+ * A persisted dating point: the primary was past 'lsn' at 'at' (its clock).
+ * Two sources outlive a restart and date WAL older than the ring: the
+ * primary's dr_wal_positions (read by the worker, they replicate), and the
+ * heartbeats found in the WAL this node holds (contact.c).
+ */
+#define DR_DATES_SIZE 4096
+
+typedef struct DrDate
+{
+	XLogRecPtr	lsn;
+	TimestampTz at;
+} DrDate;
 
 typedef struct DrSharedState
 {
@@ -132,6 +144,23 @@ typedef struct DrSharedState
 	TimestampTz newest_backup_at;	/* stop time of the newest verified
 									 * backup in dr_backups, 0 if none */
 
+	/*
+	 * Standby: the last contact with the primary, i.e. the newest primary
+	 * heartbeat found in the WAL this node holds (contact.c): its time
+	 * (primary clock, never later than when it was found) and end position.
+	 * Written by the worker only after the same values are durable in
+	 * pg_tensafe_dr/contact, so whatever dr_status() shows survives a
+	 * restart; loaded from that file when shared memory is set up.
+	 */
+	TimestampTz primary_contact;	/* 0: none known */
+	XLogRecPtr	primary_contact_lsn;
+
+	/* Dating points older than the ring (see DrDate), ascending */
+	int			n_positions;	/* from dr_wal_positions */
+	DrDate		positions[DR_DATES_SIZE];
+	uint64		heartbeats_found;	/* ring: next slot is % DR_DATES_SIZE */
+	DrDate		heartbeats[DR_DATES_SIZE];
+
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
 
@@ -147,6 +176,10 @@ extern int	dr_ring_copy(DrSample *out, int max);
 extern void dr_worker_set_pid(pid_t pid, TimestampTz started_at);
 extern void dr_notifier_set_latch(Latch *latch);
 extern void dr_note_heartbeat(TimestampTz at, XLogRecPtr lsn);
+extern TimestampTz dr_contact_get(XLogRecPtr *lsn);
+extern void dr_contact_publish(TimestampTz at, XLogRecPtr lsn);
+extern void dr_dates_set_positions(const DrDate *dates, int n);
+extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
 
 /* A consistent copy of the scalar fields, for dr_status() */
 typedef struct DrWorkerInfo

@@ -5,8 +5,11 @@
  *	  on every standby (it starts once the node is consistent).
  *
  * Each pass of the loop:
- *	- every tensafe_dr.sample_interval: a sample of WAL positions and
- *	  replication state into the shared ring (sampler.c; shared memory only),
+ *	- on a standby, every DR_CONTACT_SCAN_MS (and before every sample): the
+ *	  primary's heartbeats received since read from the WAL (contact.c: the
+ *	  last contact, made durable before it is published);
+ *	- every tensafe_dr.sample_interval: a sample of WAL positions and replication state into the shared ring (sampler.c;
+ *	  shared memory only),
  *	  and, once the extension exists, an RPO_WARNING / RPO_BREACH /
  *	  RPO_RECOVERED / RPO_UNKNOWN event into the journal when the node's
  *	  rpo_state changed;
@@ -23,7 +26,9 @@
  *	  case (a database still at version 1.0 has no wake-up triggers); on a
  *	  standby, where the catalog changes by replay and no trigger fires,
  *	  every DR_SUMMARY_REFRESH_MS while replay has applied a transaction
- *	  since the last refresh (heartbeats are not transactions);
+ *	  since the last refresh (heartbeats are not transactions); at start
+ *	  and every DR_POSITIONS_RELOAD_MS, the newest dr_wal_positions rows into
+ *	  shared memory, to date WAL older than the ring (lag.c);
  *	- then sleep on the latch until the next of those is due.
  *
  * An idle node thus opens no transaction at all for minutes: the catalog
@@ -61,9 +66,11 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
 #include "bgw.h"
+#include "contact.h"
 #include "events.h"
 #include "guc.h"
 #include "heartbeat.h"
@@ -85,6 +92,14 @@
 #define DR_SUMMARY_REFRESH_MS			5000
 #define DR_SUMMARY_LOOK_MS				60000
 #define DR_CATALOG_RETRY_MS				10000
+/*
+ * How often a standby looks for new heartbeats in its WAL (at most; at every
+ * sample anyway): the contact shown is at most this much older than the
+ * newest heartbeat received.
+ */
+#define DR_CONTACT_SCAN_MS				200
+/* How often to re-read dr_wal_positions as dating points older than the ring */
+#define DR_POSITIONS_RELOAD_MS			300000
 
 /*
  * dr_register_worker
@@ -274,12 +289,46 @@ spi_value(const char *sql)
 }
 
 /*
+ * load_positions
+ *		The newest DR_DATES_SIZE rows of dr_wal_positions (the primary's, or
+ *		replicated to this standby) into shared memory, to date WAL older
+ *		than the ring, which starts empty at every start (lag.c).
+ */
+static void
+load_positions(const char *schema)
+{
+	DrDate	   *dates;
+	uint64		i,
+				n;
+
+	pgstat_report_activity(STATE_RUNNING, "tensafe_dr: reading dr_wal_positions");
+	if (SPI_execute(psprintf("SELECT lsn, sampled_at FROM %s.dr_wal_positions"
+							 " ORDER BY sampled_at DESC LIMIT %d", schema, DR_DATES_SIZE),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensafe_dr worker: could not read dr_wal_positions");
+	n = SPI_processed;
+	dates = palloc(sizeof(DrDate) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull1,
+					isnull2;
+		HeapTuple	tup = SPI_tuptable->vals[n - 1 - i];	/* ascending */
+		Datum		lsn = SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull1);
+		Datum		at = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull2);
+
+		dates[i].lsn = isnull1 ? InvalidXLogRecPtr : DatumGetLSN(lsn);
+		dates[i].at = isnull2 ? 0 : DatumGetTimestampTz(at);
+	}
+	dr_dates_set_positions(dates, (int) n);
+}
+
+/*
  * catalog_work
  *		The catalog part of a pass, inside the transaction catalog_pass
  *		opened.  Returns the journal sequence flushed up to (0 if none).
  */
 static uint64
-catalog_work(bool primary, bool history_due)
+catalog_work(bool primary, bool history_due, bool positions_due)
 {
 	const char *schema;
 	uint64		flushed = 0;
@@ -306,6 +355,9 @@ catalog_work(bool primary, bool history_due)
 		(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
 								  schema, dr_position_retention_s));
 	}
+
+	if (positions_due)
+		load_positions(schema);
 
 	value = spi_value(psprintf("SELECT max(id) FROM %s.dr_incidents WHERE resolved_at IS NULL",
 							   schema));
@@ -350,7 +402,7 @@ catalog_work(bool primary, bool history_due)
  *		no transaction open, in the pass's memory context.
  */
 static bool
-catalog_pass(bool primary, bool history_due)
+catalog_pass(bool primary, bool history_due, bool positions_due)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile uint64 flushed = 0;
@@ -359,7 +411,7 @@ catalog_pass(bool primary, bool history_due)
 	PG_TRY();
 	{
 		dr_bgw_begin("tensafe_dr: catalog upkeep");
-		flushed = catalog_work(primary, history_due);
+		flushed = catalog_work(primary, history_due, positions_due);
 		if (flushed)
 		{
 			/* the transaction that inserted the events, for the mark */
@@ -391,10 +443,10 @@ catalog_pass(bool primary, bool history_due)
  *		tracks, on a standby, the last replayed transaction seen by a pass.
  */
 static bool
-catalog_work_due(bool primary, bool history_due, TimestampTz now,
+catalog_work_due(bool primary, bool history_due, bool positions_due, TimestampTz now,
 				 TimestampTz next_summary, TimestampTz *replayed_xact)
 {
-	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0)
+	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0 || positions_due)
 		return true;
 	if (primary)
 		return history_due || dr_journal_pending_count() > 0 || now >= next_summary;
@@ -416,6 +468,8 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_extension_check = 0;
 	TimestampTz next_summary = 0;
 	TimestampTz next_history = 0;
+	TimestampTz next_positions = 0;
+	TimestampTz next_contact_scan = 0;
 	TimestampTz catalog_retry_at = 0;
 	TimestampTz replayed_xact = -1;
 	TimestampTz extension_checked_xact = -1;
@@ -441,6 +495,12 @@ dr_worker_main(Datum main_arg)
 		old = MemoryContextSwitchTo(pass_cxt);
 		now = GetCurrentTimestamp();
 
+		if (now >= next_sample || now >= next_contact_scan)
+		{
+			/* the primary's heartbeats received since: the last contact */
+			dr_contact_scan();
+			next_contact_scan = TimestampTzPlusMilliseconds(now, DR_CONTACT_SCAN_MS);
+		}
 		if (now >= next_sample)
 		{
 			dr_take_sample(NULL);
@@ -475,11 +535,15 @@ dr_worker_main(Datum main_arg)
 		{
 			bool		primary = !RecoveryInProgress();
 			bool		history_due = primary && now >= next_history;
+			bool		positions_due = now >= next_positions;
 
-			if (catalog_work_due(primary, history_due, now, next_summary, &replayed_xact))
+			if (catalog_work_due(primary, history_due, positions_due, now, next_summary,
+								 &replayed_xact))
 			{
-				if (catalog_pass(primary, history_due))
+				if (catalog_pass(primary, history_due, positions_due))
 				{
+					if (positions_due)
+						next_positions = TimestampTzPlusMilliseconds(now, DR_POSITIONS_RELOAD_MS);
 					next_summary = TimestampTzPlusMilliseconds(now, primary ? DR_SUMMARY_LOOK_MS
 															   : DR_SUMMARY_REFRESH_MS);
 					if (history_due)
@@ -503,10 +567,14 @@ dr_worker_main(Datum main_arg)
 		 * that changed the summary sets the latch.
 		 */
 		wake = next_sample;
+		if (RecoveryInProgress())
+			wake = Min(wake, next_contact_scan);
 		if (have_extension)
 		{
 			bool		primary = !RecoveryInProgress();
 			TimestampTz catalog_due = primary ? Min(next_summary, next_history) : next_summary;
+
+			catalog_due = Min(catalog_due, next_positions);
 
 			wake = Min(wake, Max(catalog_due, catalog_retry_at));
 			if (primary)

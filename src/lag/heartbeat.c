@@ -21,7 +21,10 @@
  * "tensafe_dr.heartbeat"; pgoutput ignores messages unless asked for them.
  *
  * Payload (text, for pg_waldump and decoding consumers):
- *	  {"at":"<primary clock>","lsn":"<insert position>","timeline":N,"node":"..."}
+ *	  {"at":"<primary clock>","at_us":N,"lsn":"<insert position>","timeline":N,"node":"..."}
+ * at_us is the same time as an integer (microseconds since 2000-01-01), which
+ * standbys read back from their WAL without depending on DateStyle
+ * (contact.c: the newest heartbeat a node holds is its last contact).
  *
  * Caller: the worker, on a primary, outside any transaction; no locks held.
  *
@@ -54,8 +57,8 @@ dr_write_heartbeat(TimestampTz now)
 
 	initStringInfo(&payload);
 	appendStringInfo(&payload,
-					 "{\"at\":\"%s\",\"lsn\":\"%X/%X\",\"timeline\":%u,\"node\":",
-					 timestamptz_to_str(now),
+					 "{\"at\":\"%s\",\"at_us\":" INT64_FORMAT ",\"lsn\":\"%X/%X\",\"timeline\":%u,\"node\":",
+					 timestamptz_to_str(now), (int64) now,
 					 LSN_FORMAT_ARGS(GetXLogInsertRecPtr()),
 					 GetWALInsertionTimeLine());
 	escape_json(&payload, dr_effective_node_name());

@@ -28,6 +28,15 @@
  * the state.  A standby that is not streaming, or has not heard from its
  * primary for longer than heartbeats allow, is never 'ok': 'unknown' until
  * the time since contact reaches the objectives, then warning and breach.
+ * "Contact" is the newest primary heartbeat this node holds in its WAL
+ * (contact.c), not contact with its upstream: a cascaded standby judges its
+ * distance from the primary, and a restarted one still knows it.  A standby
+ * that has not reported a position to its upstream is 'unknown' there, its
+ * figures NULL (dr_replica_figures).
+ *
+ * Dating older than the ring: the ring starts empty at every start, so WAL
+ * older than its oldest sample is dated by persisted points as well
+ * (dr_wal_positions, heartbeats in the WAL held: dr_ring_first_past()).
  *
  * No locks are held by callers; the ring functions lock for themselves.
  *
@@ -38,6 +47,7 @@
 #include "replication/walreceiver.h"
 #include "utils/timestamp.h"
 
+#include "contact.h"
 #include "guc.h"
 #include "lag.h"
 #include "shared_state.h"
@@ -113,13 +123,35 @@ judge_figures(DrLagFigures *out)
 /*
  * dr_replica_figures
  *		Figures for one standby as seen from its upstream, from the flush and
- *		replay positions the standby reported.
+ *		replay positions the standby reported.  The one owner of the rule that
+ *		a standby which has not reported a position (InvalidXLogRecPtr, NULL
+ *		in pg_stat_replication) is 'unknown', with NULL figures for what it
+ *		did not report: dr_replicas and the primary's dr_status() both come
+ *		here.
  */
 void
 dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
 				   XLogRecPtr replay_lsn, TimestampTz now, DrLagFigures *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (XLogRecPtrIsInvalid(flush_lsn) || XLogRecPtrIsInvalid(replay_lsn))
+	{
+		/*
+		 * Not reported yet (pg_stat_replication shows NULL): nothing is known
+		 * about this copy, which is not the same as it missing all the WAL.
+		 */
+		out->rpo_lag = XLogRecPtrIsInvalid(flush_lsn) ? DR_LAG_UNKNOWN :
+			age_of_missing(flush_lsn, primary_pos, now);
+		out->replay_lag = XLogRecPtrIsInvalid(replay_lsn) ? DR_LAG_UNKNOWN :
+			age_of_missing(replay_lsn, primary_pos, now);
+		out->lag_bytes = XLogRecPtrIsInvalid(replay_lsn) ? -1 :
+			(primary_pos > replay_lsn ? (int64) (primary_pos - replay_lsn) : 0);
+		out->state = DR_RPO_UNKNOWN;
+		snprintf(out->reason, sizeof(out->reason),
+				 "the standby has not reported its %s position yet",
+				 XLogRecPtrIsInvalid(flush_lsn) ? "flush" : "replay");
+		return;
+	}
 	out->rpo_lag = age_of_missing(flush_lsn, primary_pos, now);
 	out->replay_lag = age_of_missing(replay_lsn, primary_pos, now);
 	out->lag_bytes = primary_pos > replay_lsn ? (int64) (primary_pos - replay_lsn) : 0;
@@ -174,9 +206,11 @@ dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 
 /*
  * dr_standby_node_figures
- *		A standby's own figures.  stored_contact is the last contact the
- *		worker confirmed (0 if none); *contact receives the contact time used
- *		(0 if never).
+ *		A standby's own figures.  The contact is the newest primary heartbeat
+ *		in the WAL this node holds (contact.c), the same on every node of a
+ *		cascade and across restarts; stored_contact (a sample's copy of it,
+ *		0 if none) can only be older.  *contact receives the contact time
+ *		used (0 if never).
  */
 void
 dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
@@ -189,9 +223,7 @@ dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
 	char		agebuf[32];
 
 	memset(out, 0, sizeof(*out));
-	*contact = stored_contact;
-	if (st->receiver_connected)
-		*contact = Max(*contact, st->receiver_last_msg);
+	*contact = Max(stored_contact, dr_contact_get(NULL));
 	if (*contact != 0)
 		contact_age = Max(st->now - *contact, 0);
 

@@ -126,16 +126,22 @@ dr_read_node_state(DrNodeState *st, bool with_standbys)
 /*
  * dr_primary_position
  *		How far the primary's WAL has got, as far as this node knows: its own
- *		flush position on a primary; on a standby the sender's reported end of
- *		WAL, or what was received if that is further (a restarted receiver
- *		has not heard the sender's end yet).
+ *		flush position on a primary; on a standby the furthest of the sender's
+ *		reported end of WAL, what was received or replayed, and the end of the
+ *		last heartbeat found in the WAL (contact.c) -- after a restart the
+ *		receiver has reported nothing yet, and may not even run while replay
+ *		works through the WAL already in pg_wal.
  */
 XLogRecPtr
 dr_primary_position(const DrNodeState *st)
 {
+	XLogRecPtr	contact_lsn = InvalidXLogRecPtr;
+
 	if (st->role == DR_ROLE_PRIMARY)
 		return st->flush_lsn;
-	return Max(st->primary_end_lsn, st->receive_lsn);
+	(void) dr_contact_get(&contact_lsn);
+	return Max(Max(st->primary_end_lsn, st->receive_lsn),
+			   Max(st->replay_lsn, contact_lsn));
 }
 
 /* Same names as pg_stat_wal_receiver.status */

@@ -42,14 +42,14 @@ dr_take_sample(DrSample *taken)
 	s.receiver_state = (int8) st.receiver_state;
 
 	/*
-	 * Contact is confirmed only while the receiver is connected; otherwise
-	 * carry the last confirmed one forward (the receiver's own timestamps are
-	 * reset on every reconnection attempt).
+	 * The last contact with the primary: the durable memo the worker keeps
+	 * from the heartbeats in the WAL (contact.c), the very one dr_status()
+	 * shows; carried forward, it never goes backwards.
 	 */
 	if (dr_ring_latest(&prev))
 		s.last_contact = prev.last_contact;
-	if (st.role == DR_ROLE_STANDBY && st.receiver_connected)
-		s.last_contact = Max(s.last_contact, st.receiver_last_msg);
+	if (st.role == DR_ROLE_STANDBY)
+		s.last_contact = Max(s.last_contact, dr_contact_get(NULL));
 
 	s.n_standbys = (int16) Min(st.n_standbys, PG_INT16_MAX);
 	for (i = 0; i < st.n_standbys; i++)

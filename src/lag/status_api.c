@@ -239,7 +239,10 @@ dr_standby_lag(PG_FUNCTION_ARGS)
 
 	put_lag(values, nulls, 0, fig.rpo_lag);
 	put_lag(values, nulls, 1, fig.replay_lag);
-	values[2] = Int64GetDatum(fig.lag_bytes);
+	if (fig.lag_bytes < 0)
+		nulls[2] = true;		/* not reported yet */
+	else
+		values[2] = Int64GetDatum(fig.lag_bytes);
 	values[3] = CStringGetTextDatum(dr_rpo_state_name(fig.state));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
