@@ -73,7 +73,8 @@ typedef struct DrSample
 	TimestampTz at;				/* local clock when taken */
 	XLogRecPtr	primary_lsn;
 	XLogRecPtr	insert_lsn;		/* primary: WAL insert position */
-	XLogRecPtr	receive_lsn;	/* standby: flushed by the WAL receiver */
+	XLogRecPtr	receive_lsn;	/* standby: held durably (flushed by the WAL
+								 * receiver, replayed, or read as a heartbeat) */
 	XLogRecPtr	replay_lsn;		/* standby: replayed by the startup process */
 	TimestampTz last_contact;	/* standby: the last contact with the
 								 * primary (primary_contact below) when taken */

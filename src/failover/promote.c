@@ -152,7 +152,7 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	else if (exposure == DR_LAG_UNKNOWN)
 	{
 		promotable = false;
-		appendStringInfoString(&reason, "no contact with the primary since this node started: the data loss cannot be bounded");
+		appendStringInfoString(&reason, "no heartbeat from the primary in this node's WAL: the data loss cannot be bounded");
 	}
 	else
 	{

@@ -247,7 +247,7 @@ dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
 		out->state = DR_RPO_UNKNOWN;
 	if (contact_age == DR_LAG_UNKNOWN)
 		snprintf(out->reason, sizeof(out->reason),
-				 "no contact with the primary since this node started");
+				 "no heartbeat from the primary in this node's WAL yet");
 	else
 	{
 		format_lag(agebuf, sizeof(agebuf), contact_age);

@@ -106,10 +106,22 @@ dr_read_node_state(DrNodeState *st, bool with_standbys)
 
 	if (RecoveryInProgress())
 	{
+		XLogRecPtr	contact_lsn = InvalidXLogRecPtr;
+
 		st->role = DR_ROLE_STANDBY;
 		st->replay_lsn = GetXLogReplayRecPtr(&st->timeline);
 		st->replay_paused = GetRecoveryPauseState() != RECOVERY_NOT_PAUSED;
 		read_receiver(st);
+
+		/*
+		 * What this node holds durably: what the receiver flushed, but also
+		 * what was replayed and the last heartbeat read from pg_wal
+		 * (contact.c, flushed before it was published) -- after a restart
+		 * the receiver reports a segment start, or nothing, until it has
+		 * streamed again, and the WAL in pg_wal is held all the same.
+		 */
+		(void) dr_contact_get(&contact_lsn);
+		st->receive_lsn = Max(Max(st->receive_lsn, st->replay_lsn), contact_lsn);
 	}
 	else
 	{
@@ -126,22 +138,16 @@ dr_read_node_state(DrNodeState *st, bool with_standbys)
 /*
  * dr_primary_position
  *		How far the primary's WAL has got, as far as this node knows: its own
- *		flush position on a primary; on a standby the furthest of the sender's
- *		reported end of WAL, what was received or replayed, and the end of the
- *		last heartbeat found in the WAL (contact.c) -- after a restart the
- *		receiver has reported nothing yet, and may not even run while replay
- *		works through the WAL already in pg_wal.
+ *		flush position on a primary; on a standby the sender's reported end of
+ *		WAL, or what this node holds if that is further (a restarted receiver
+ *		has not heard the sender's end yet; see dr_read_node_state).
  */
 XLogRecPtr
 dr_primary_position(const DrNodeState *st)
 {
-	XLogRecPtr	contact_lsn = InvalidXLogRecPtr;
-
 	if (st->role == DR_ROLE_PRIMARY)
 		return st->flush_lsn;
-	(void) dr_contact_get(&contact_lsn);
-	return Max(Max(st->primary_end_lsn, st->receive_lsn),
-			   Max(st->replay_lsn, contact_lsn));
+	return Max(st->primary_end_lsn, st->receive_lsn);
 }
 
 /* Same names as pg_stat_wal_receiver.status */

@@ -36,7 +36,8 @@ typedef struct DrNodeState
 	XLogRecPtr	flush_lsn;
 
 	/* standby */
-	XLogRecPtr	receive_lsn;
+	XLogRecPtr	receive_lsn;	/* held durably: flushed by the receiver,
+								 * replayed, or read as a heartbeat */
 	XLogRecPtr	replay_lsn;
 	XLogRecPtr	primary_end_lsn;	/* sender's end of WAL, last reported */
 	int			receiver_state; /* WalRcvState, DR_RECEIVER_NONE if none */
