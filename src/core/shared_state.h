@@ -15,10 +15,12 @@
  *	  fence file is durable: fence.c) but read without it by the executor
  *	  hooks and dr_status(): a bool is read atomically.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch), the
+ *	RPO state, catalog and backup summaries, its pid and latch, the last
+ *	contact -- after its file is durable, never while writing it -- and the
+ *	dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
- *	binary search of the ring, at most the whole ring (dr_samples(),
+ *	binary search of the ring and of the dating points, at most the whole ring (dr_samples(),
  *	~600 kB, what a dashboard asks for rarely).  Nobody does file or
  *	network I/O, waits, or raises an error while holding it, so dr_status()
  *	never waits on I/O behind it.  shared_state.c's functions take and
