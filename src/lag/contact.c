@@ -83,7 +83,13 @@ typedef struct DrContactFile
 	pg_crc32c	crc;			/* of the fields above */
 } DrContactFile;
 
-/* The worker's reader and where it resumes (the end of the last record) */
+/*
+ * The worker's reader and where it resumes (the end of the last record).
+ * The reader and everything it allocates, lazily too (its decode and record
+ * buffers), live in reader_cxt: the worker's passes run in a context reset
+ * after each.
+ */
+static MemoryContext reader_cxt = NULL;
 static XLogReaderState *reader = NULL;
 static XLogRecPtr resume_at = InvalidXLogRecPtr;
 static bool positioned = false;
@@ -316,13 +322,11 @@ start_position(void)
 void
 dr_contact_forget_reader(void)
 {
-	if (reader != NULL)
-	{
-		if (reader->seg.ws_file >= 0)
-			wal_segment_close(reader);
-		XLogReaderFree(reader);
-	}
+	if (reader != NULL && reader->seg.ws_file >= 0)
+		wal_segment_close(reader);
 	reader = NULL;
+	if (reader_cxt != NULL)
+		MemoryContextReset(reader_cxt);	/* the reader and its buffers */
 	positioned = false;
 	resume_at = InvalidXLogRecPtr;
 }
@@ -338,18 +342,19 @@ scan(XLogRecPtr *hb_end)
 	TimestampTz newest = 0;
 	XLogRecPtr	from = resume_at;
 	char	   *errormsg;
+	MemoryContext caller_cxt = CurrentMemoryContext;
 
+	if (reader_cxt == NULL)
+		reader_cxt = AllocSetContextCreate(TopMemoryContext, "tensafe_dr WAL reader",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(reader_cxt);
 	if (reader == NULL)
 	{
-		/* it lives across passes, whose memory is reset after each */
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
 		reader = XLogReaderAllocate(wal_segment_size, NULL,
 									XL_ROUTINE(.page_read = contact_page_read,
 											   .segment_open = wal_segment_open,
 											   .segment_close = wal_segment_close),
 									NULL);
-		MemoryContextSwitchTo(old);
 		if (reader == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -391,7 +396,9 @@ scan(XLogRecPtr *hb_end)
 			if (msg->prefix_size != sizeof(DR_HEARTBEAT_PREFIX) ||
 				strncmp(msg->message, DR_HEARTBEAT_PREFIX, msg->prefix_size) != 0)
 				continue;
+			MemoryContextSwitchTo(caller_cxt);
 			at = heartbeat_time(msg->message + msg->prefix_size, msg->message_size);
+			MemoryContextSwitchTo(reader_cxt);
 			if (at == 0)
 				continue;
 			dr_dates_push_heartbeat(reader->EndRecPtr, at);
@@ -402,6 +409,7 @@ scan(XLogRecPtr *hb_end)
 			}
 		}
 	}
+	MemoryContextSwitchTo(caller_cxt);
 	return newest;
 }
 
