@@ -15,9 +15,11 @@
  * context), filled from the file once and then only from the lines
  * appended since it last looked (the file's identity and the offset read
  * up to are remembered; a compaction, which replaces the file, makes it
- * read the new file afresh).  A lookup is thus one open and fstat plus a
- * hash probe, not a scan of the file: O(1), not O(file) per event and
- * channel.  Only complete lines count: a line torn by a crash mid-append
+ * read the new file afresh: each compaction starts the file with its own
+ * "# compacted at <time> by <pid>" line, so a reused inode number is not
+ * taken for the old file).  A lookup is thus an open, an fstat and a read
+ * of the first bytes plus a hash probe, not a scan of the file: O(1), not
+ * O(file) per event and channel.  Only complete lines count: a line torn by a crash mid-append
  * is never a key.
  *
  * Bound: a key is needed only while its journal entry may still be
@@ -53,10 +55,12 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "delivered_log.h"
 #include "journal.h"
@@ -78,11 +82,16 @@ static MemoryContext cache_cxt = NULL;
 static HTAB *cache = NULL;
 static dev_t cache_dev;
 static ino_t cache_ino;
+/* the file's first bytes when read: a compaction's header line differs */
+#define DR_DELIVERED_HEAD	64
+static char cache_head[DR_DELIVERED_HEAD];
+static int	cache_head_len = 0;
 static off_t cache_offset;		/* read up to here: the end of a complete line */
 
 /* The notifier's compaction state */
 static bool compacted_once = false;
 static off_t size_after_compaction = 0;
+static int	kept_at_compaction = 0;
 static uint64 flushed_at_compaction = 0;
 
 static void
@@ -155,7 +164,8 @@ for_each_line(char *buf, off_t len, void (*fn) (const char *key, void *arg), voi
 static void
 cache_add(const char *key, void *arg)
 {
-	(void) hash_search(cache, key, HASH_ENTER, NULL);
+	if (key[0] != '#')			/* a compaction's header line */
+		(void) hash_search(cache, key, HASH_ENTER, NULL);
 }
 
 /*
@@ -169,6 +179,8 @@ cache_refresh(void)
 {
 	int			fd;
 	struct stat st;
+	char		head[DR_DELIVERED_HEAD];
+	int			head_len;
 
 	fd = OpenTransientFile(DR_DELIVERED_FILE, O_RDONLY | PG_BINARY);
 	if (fd < 0)
@@ -185,12 +197,24 @@ cache_refresh(void)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not stat \"%s\": %m", DR_DELIVERED_FILE)));
+	head_len = (int) Min(st.st_size, DR_DELIVERED_HEAD);
+	if (head_len > 0 && pread(fd, head, head_len, 0) != head_len)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read \"%s\": %m", DR_DELIVERED_FILE)));
+	/*
+	 * Another file than the one read (a compaction replaced it): read it
+	 * afresh.  The inode number alone could be the old file's, reused; the
+	 * header line of each compaction is unique.
+	 */
 	if (cache == NULL || st.st_dev != cache_dev || st.st_ino != cache_ino ||
-		st.st_size < cache_offset)
+		st.st_size < cache_offset || head_len < cache_head_len ||
+		memcmp(head, cache_head, cache_head_len) != 0)
 	{
 		cache_reset();
 		cache_dev = st.st_dev;
 		cache_ino = st.st_ino;
+		cache_head_len = 0;
 	}
 	if (st.st_size > cache_offset)
 	{
@@ -199,6 +223,8 @@ cache_refresh(void)
 		cache_offset += for_each_line(buf, st.st_size - cache_offset, cache_add, NULL);
 		pfree(buf);
 	}
+	cache_head_len = (int) Min(cache_offset, head_len);
+	memcpy(cache_head, head, cache_head_len);
 	CloseTransientFile(fd);
 	return true;
 }
@@ -284,6 +310,8 @@ compact_line(const char *key, void *arg)
 {
 	CompactState *cs = (CompactState *) arg;
 
+	if (key[0] == '#')
+		return;					/* the previous compaction's header */
 	if (dr_delivered_key_live(key, cs->journal_id, cs->flushed))
 	{
 		appendStringInfo(&cs->keep, "%s\n", key);
@@ -319,8 +347,10 @@ dr_delivered_compact(void)
 		return -1;
 	}
 	flushed = dr_journal_flushed_upto();
+	/* due: first pass; flushed further with keys in the file; doubled */
 	if (compacted_once &&
-		!(st.st_size > 0 && flushed != flushed_at_compaction) &&
+		!(flushed != flushed_at_compaction &&
+		  (kept_at_compaction > 0 || st.st_size > size_after_compaction)) &&
 		!(st.st_size >= DR_DELIVERED_MIN_COMPACT && st.st_size >= 2 * size_after_compaction))
 		return -1;
 
@@ -338,6 +368,9 @@ dr_delivered_compact(void)
 	CloseTransientFile(fd);
 
 	initStringInfo(&cs.keep);
+	/* unique to this compaction: tells readers the file was replaced */
+	appendStringInfo(&cs.keep, "# compacted at " INT64_FORMAT " by %d\n",
+					 (int64) GetCurrentTimestamp(), MyProcPid);
 	cs.journal_id = dr_journal_id();
 	cs.flushed = flushed;
 	cs.kept = cs.dropped = 0;
@@ -354,6 +387,7 @@ dr_delivered_compact(void)
 	(void) durable_rename(DR_DELIVERED_COMPACT, DR_DELIVERED_FILE, ERROR);
 
 	size_after_compaction = cs.keep.len;
+	kept_at_compaction = cs.kept;
 	if (cs.dropped > 0)
 		ereport(DEBUG1,
 				(errmsg_internal("tensafe_dr notifier: delivered log compacted: %d keys kept, %d dropped",
