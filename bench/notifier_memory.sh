@@ -9,11 +9,12 @@
 # $DELIVERIES (default 10,000; the test suite runs 3,000) through
 # test/run-tests.sh, which builds, installs and takes the install lock.
 # The test queues events x 10 channels for a real HTTP receiver on
-# 127.0.0.1 (test/webhook_receiver.py) in two rounds, 1,000 deliveries then
-# the rest, and measures the idle notifier after each: the "Grand total" of
-# its memory contexts (pg_log_backend_memory_contexts(), from the server
-# log) and RssAnon (/proc/<pid>/status).  It fails if the growth between
-# the two is 64 kB of contexts or 1 MB of anonymous memory or more.
+# 127.0.0.1 (test/webhook_receiver.py) in rounds of 1,000 deliveries and
+# measures the idle notifier after each: the "Grand total" of its memory
+# contexts (pg_log_backend_memory_contexts(), from the server log), RssAnon
+# (/proc/<pid>/status), its heap and anonymous mappings (smaps).  It fails
+# if from 1,000 deliveries to the end the contexts grew by 64 kB or more,
+# or RssAnon by 1 MB or more.
 #
 # Prints the test's figures; the whole TAP log is in
 # $DR_BUILD_DIR/tmp_check/log/regress_log_023_notifier_bounds.
