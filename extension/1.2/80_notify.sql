@@ -32,9 +32,17 @@ DECLARE
     retry_in interval;
     new_status text;
 BEGIN
-    SELECT * INTO o FROM @extschema@.dr_outbox WHERE id = outbox_id;
+    -- FOR UPDATE: decide from the row as it is once ours.  Read without the
+    -- lock, a second outcome recorded at once would decide from the
+    -- attempts before the first's (one attempt short), and overwrite its
+    -- 'delivered' with 'pending' or 'failed'.
+    SELECT * INTO o FROM @extschema@.dr_outbox WHERE id = outbox_id FOR UPDATE;
     IF delivered THEN
         new_status := 'delivered';
+    ELSIF o.status = 'delivered' THEN
+        -- delivered meanwhile: a late failure only counts as an attempt
+        UPDATE @extschema@.dr_outbox SET attempts = attempts + 1 WHERE id = outbox_id;
+        RETURN 'delivered';
     ELSE
         SELECT p.give_up, p.retry_in INTO give_up, retry_in
           FROM @extschema@.dr_webhook_retry(o.attempts + 1, now() - o.created_at, retryable) p;

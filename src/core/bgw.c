@@ -42,7 +42,9 @@
  * dr_bgw_commit() closes it, reports the transaction's statistics
  * (pgstat_report_stat, as worker_spi does after each commit; otherwise a
  * worker that never goes idle through PostgresMain would never report
- * them) and switches back to the remembered context -- a commit leaves
+ * them; what that holds back -- it flushes at most once a second -- is
+ * flushed by dr_bgw_sleep_until() within a second, 022_worker_housekeeping)
+ * and switches back to the remembered context -- a commit leaves
  * CurrentMemoryContext at TopMemoryContext, where whatever the caller
  * allocated next would live for good.  Not nestable: one at a time.
  *
@@ -75,6 +77,13 @@
 
 /* The context dr_bgw_begin() was called in; NULL outside a unit of work */
 static MemoryContext work_caller_cxt = NULL;
+
+/*
+ * Statistics held back by pgstat_report_stat(false) (it flushes at most once
+ * a second) since when (0: none); dr_bgw_sleep_until() flushes them.
+ */
+static TimestampTz stats_pending_since = 0;
+#define DR_BGW_STATS_DELAY_MS	1000
 
 /*
  * dr_bgw_register
@@ -156,10 +165,46 @@ dr_bgw_sleep_until(TimestampTz wake)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	/*
+	 * Statistics held back at a commit: flush them within a second.  An
+	 * idle worker would otherwise keep its last counts from autovacuum
+	 * until its next transaction -- for good, if none comes:
+	 * pgstat_report_stat(false) measures from the last commit's time, so
+	 * only a forced flush ever sends them (PostgresMain does the same when
+	 * a session goes idle).
+	 */
+	if (stats_pending_since != 0)
+	{
+		TimestampTz flush_at = TimestampTzPlusMilliseconds(stats_pending_since,
+														   DR_BGW_STATS_DELAY_MS);
+
+		if (now >= flush_at)
+		{
+			pgstat_report_stat(true);
+			stats_pending_since = 0;
+		}
+		else
+			wake = Min(wake, flush_at);
+	}
+
 	if (wake > now)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 (long) ((wake - now + 999) / 1000), PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
+}
+
+/*
+ * report_stats
+ *		After a commit or an abort: report the transaction's statistics, or
+ *		note that some are held back (dr_bgw_sleep_until() flushes them).
+ */
+static void
+report_stats(void)
+{
+	if (pgstat_report_stat(false) == 0)
+		stats_pending_since = 0;
+	else if (stats_pending_since == 0)
+		stats_pending_since = GetCurrentTimestamp();
 }
 
 /*
@@ -196,7 +241,7 @@ dr_bgw_commit(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_stat(false);
+	report_stats();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	work_caller_cxt = NULL;
 	MemoryContextSwitchTo(cxt);
@@ -216,6 +261,7 @@ dr_bgw_abort(MemoryContext cxt)
 	EmitErrorReport();
 	FlushErrorState();
 	AbortCurrentTransaction();
+	report_stats();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	work_caller_cxt = NULL;
 	MemoryContextSwitchTo(cxt);

@@ -432,6 +432,8 @@ catalog_pass(bool primary, bool history_due, bool positions_due)
 		/* only now, after the commit, may the events count as flushed */
 		DR_TEST_CRASH_POINT("flush_after_commit");
 		dr_journal_mark_flushed(flushed, flush_xid);
+		/* the notifier may now drop these events' delivered keys */
+		dr_wake(DR_WAKE_JOURNAL);
 	}
 	return true;
 }

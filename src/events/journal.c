@@ -486,6 +486,18 @@ dr_journal_pending_count(void)
 	return next_seq - 1 > flushed ? next_seq - 1 - flushed : 0;
 }
 
+/*
+ * dr_journal_flushed_upto
+ *		Every event up to this sequence number is in dr_event_log (and its
+ *		flushing transaction committed).  No lock once open.
+ */
+uint64
+dr_journal_flushed_upto(void)
+{
+	ensure_open();
+	return pg_atomic_read_u64(&Journal->flushed_upto);
+}
+
 #ifdef TENSAFE_DR_TEST_HOOKS
 /*
  * dr_journal_test_crash_point

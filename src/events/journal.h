@@ -31,6 +31,7 @@ extern List *dr_journal_read(bool unflushed_only);
 extern void dr_journal_mark_flushed(uint64 upto, TransactionId xid);
 extern const char *dr_journal_id(void);
 extern uint64 dr_journal_pending_count(void);
+extern uint64 dr_journal_flushed_upto(void);
 /*
  * Crash points for the crash-safety tests (004_journal): compiled only into
  * test builds (make TEST_HOOKS=1, which test/run-tests.sh uses), never into

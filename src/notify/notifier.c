@@ -19,6 +19,8 @@
  * in the delivered log (delivered_log.c), which the outbox trigger consults
  * when the journal is flushed after a promotion: nothing is sent twice under
  * the same Idempotency-Key by this node.  Retries there are kept in memory.
+ * On every node, each pass compacts the delivered log when it is due
+ * (dr_delivered_compact(): keys of flushed entries are dropped).
  *
  * The notifier does not poll: a commit that queues a delivery wakes it
  * (the outbox's statement trigger, wakeup.c), as does a standby's journal
@@ -266,7 +268,7 @@ deliver_outbox(MemoryContext cxt, TimestampTz *next_due)
  */
 typedef struct StandbyRetry
 {
-	char		key[256];
+	char		key[DR_DELIVERED_KEY_MAX];
 	int			attempts;
 	TimestampTz first_at;		/* first attempt: the delivery's age counts from it */
 	TimestampTz next_at;
@@ -302,7 +304,7 @@ deliver_journal(MemoryContext cxt)
 	{
 		HASHCTL		ctl;
 
-		ctl.keysize = 256;
+		ctl.keysize = DR_DELIVERED_KEY_MAX;
 		ctl.entrysize = sizeof(StandbyRetry);
 		standby_retries = hash_create("tensafe_dr standby retries", 64, &ctl,
 									  HASH_ELEM | HASH_STRINGS);
@@ -315,7 +317,7 @@ deliver_journal(MemoryContext cxt)
 		DrHttpResult r;
 		bool		found;
 		StandbyRetry *retry;
-		char		key[256];
+		char		key[DR_DELIVERED_KEY_MAX];
 		int64		delay_ms;
 
 		strlcpy(key, d->key, sizeof(key));
@@ -417,6 +419,12 @@ dr_notifier_main(Datum main_arg)
 		old = MemoryContextSwitchTo(pass_cxt);
 		PG_TRY();
 		{
+			/*
+			 * Drop the delivered keys no flush can ask for any more, when
+			 * due; always at the first pass, before anything is appended,
+			 * so that a line torn by a crash is cut first.
+			 */
+			(void) dr_delivered_compact();
 			if (woken || now >= next_look)
 			{
 				TimestampTz due = 0;
