@@ -97,44 +97,66 @@ AS $fn$
 DECLARE
     p jsonb := payload;
     k text;
+    v jsonb;
+    lim numeric;
     bad text[] := '{}';
 BEGIN
     IF p IS NULL OR jsonb_typeof(p) <> 'object' THEN
         problem := 'the payload is not a JSON object';
         RETURN;
     END IF;
-    -- each field on its own, so that one bad field leaves the others readable
-    FOREACH k IN ARRAY ARRAY['occurred_at', 'event_type', 'level', 'node_name', 'region',
-                             'system_identifier', 'timeline', 'actor', 'successful',
-                             'details', 'incident_id'] LOOP
-        BEGIN
-            CASE k
-            WHEN 'occurred_at' THEN occurred_at := (p->>k)::timestamptz;
-            WHEN 'event_type' THEN
-                IF jsonb_typeof(p->k) NOT IN ('string', 'null') THEN RAISE USING ERRCODE = '22023'; END IF;
-                event_type := p->>k;
-            WHEN 'level' THEN level := (p->>k)::integer;
-            WHEN 'node_name' THEN
-                IF jsonb_typeof(p->k) NOT IN ('string', 'null') THEN RAISE USING ERRCODE = '22023'; END IF;
-                node_name := p->>k;
-            WHEN 'region' THEN
-                IF jsonb_typeof(p->k) NOT IN ('string', 'null') THEN RAISE USING ERRCODE = '22023'; END IF;
-                region := p->>k;
-            WHEN 'system_identifier' THEN system_identifier := (p->>k)::bigint;
-            WHEN 'timeline' THEN timeline := (p->>k)::integer;
-            WHEN 'actor' THEN
-                IF jsonb_typeof(p->k) NOT IN ('string', 'null') THEN RAISE USING ERRCODE = '22023'; END IF;
-                actor := p->>k;
-            WHEN 'successful' THEN successful := (p->>k)::boolean;
-            WHEN 'details' THEN
-                IF jsonb_typeof(p->k) NOT IN ('object', 'null') THEN RAISE USING ERRCODE = '22023'; END IF;
-                details := p->k;
-            WHEN 'incident_id' THEN incident_id := (p->>k)::bigint;
-            END CASE;
-        EXCEPTION WHEN data_exception THEN
-            bad := bad || format('%s %s', k, (p->k)::text);
-        END;
+    -- each field on its own, so that one bad field leaves the others
+    -- readable; types are checked on the JSON value (no subtransaction per
+    -- field), only the time needs a cast that may fail
+    FOREACH k IN ARRAY ARRAY['event_type', 'node_name', 'region', 'actor'] LOOP
+        v := p->k;
+        IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('string', 'null') THEN
+            bad := bad || format('%s %s', k, v::text);
+        END IF;
     END LOOP;
+    event_type := p->>'event_type';
+    node_name := p->>'node_name';
+    region := p->>'region';
+    actor := p->>'actor';
+    FOREACH k IN ARRAY ARRAY['level', 'timeline', 'system_identifier', 'incident_id'] LOOP
+        v := p->k;
+        CONTINUE WHEN v IS NULL OR jsonb_typeof(v) = 'null';
+        lim := CASE WHEN k IN ('level', 'timeline') THEN 2147483647 ELSE 9223372036854775807 END;
+        IF jsonb_typeof(v) <> 'number' OR v::text !~ '^-?[0-9]{1,19}$'
+           OR abs(v::text::numeric) > lim THEN
+            bad := bad || format('%s %s', k, v::text);
+            CONTINUE;
+        END IF;
+        CASE k
+        WHEN 'level' THEN level := v::text::integer;
+        WHEN 'timeline' THEN timeline := v::text::integer;
+        WHEN 'system_identifier' THEN system_identifier := v::text::bigint;
+        ELSE incident_id := v::text::bigint;
+        END CASE;
+    END LOOP;
+    v := p->'successful';
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('boolean', 'null') THEN
+        bad := bad || format('successful %s', v::text);
+    ELSE
+        successful := (p->>'successful')::boolean;
+    END IF;
+    v := p->'details';
+    IF v IS NOT NULL AND jsonb_typeof(v) NOT IN ('object', 'null') THEN
+        bad := bad || format('details %s', v::text);
+    ELSIF jsonb_typeof(v) = 'object' THEN
+        details := v;
+    END IF;
+    v := p->'occurred_at';
+    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' THEN
+        BEGIN
+            IF jsonb_typeof(v) <> 'string' THEN
+                RAISE USING ERRCODE = 'invalid_datetime_format';
+            END IF;
+            occurred_at := (p->>'occurred_at')::timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            bad := bad || format('occurred_at %s', v::text);
+        END;
+    END IF;
     IF cardinality(bad) > 0 THEN
         problem := 'not of its column''s type: ' || array_to_string(bad, ', ');
     ELSIF occurred_at IS NULL THEN
