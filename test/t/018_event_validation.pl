@@ -180,8 +180,9 @@ $locker->query_safe('LOCK TABLE dr_event_log IN EXCLUSIVE MODE');
 my $log_offset = -s $standby->logfile;
 ($ret) = as_ops($standby, q{BEGIN READ ONLY; SELECT dr_record_event('WHILE_LOCKED', '{}'); COMMIT;});
 is($ret, 0, 'an event journalled while dr_event_log is locked');
-ok(defined wait_until($standby, q{SELECT last_event LIKE 'WHILE_LOCKED at %' FROM dr_status()}, 't', 8),
-	'dr_status() shows it while the flush cannot run');
+my $shown = wait_until($standby, q{SELECT last_event LIKE 'WHILE_LOCKED at %' FROM dr_status()}, 't', 8);
+ok(defined $shown, 'dr_status() shows it while the flush cannot run');
+note(sprintf('summary refreshed %.1f s after the event, with the flush locked out', $shown // -1));
 ok($standby->wait_for_log(qr/canceling statement due to lock timeout/, $log_offset),
 	'the flush failed meanwhile (lock timeout logged)');
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM dr_event_log WHERE event_type = 'WHILE_LOCKED'}),
