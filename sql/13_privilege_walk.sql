@@ -35,6 +35,10 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_can_write()',                                 'none',       'none'),
 ('function dr_log_event(text,jsonb,integer,boolean,bigint)', 'none',      'none'),
 ('function dr_record_event(text,jsonb,integer)',            'dr_operator', 'none'),
+('function dr_event_type_is_reserved(text)',                'dr_monitor', 'none'),
+('function dr_event_details_problem(text,jsonb,integer)',   'none',       'none'),
+('function dr_event_payload_fields(jsonb)',                 'none',       'none'),
+('table dr_event_rejects',                                  'dr_monitor', 'none'),
 ('function dr_history_sample(interval)',                    'none',       'none'),
 -- incidents
 ('table dr_incidents',                                      'dr_monitor', 'none'),

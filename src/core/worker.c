@@ -16,8 +16,9 @@
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
- *	- where the extension exists, one short catalog transaction
- *	  (catalog_pass) when there is catalog work: on a primary, journal
+ *	- where the extension exists, the catalog work (catalog_pass) when
+ *	  there is some, each step in a short transaction of its own: on a
+ *	  primary, journal
  *	  entries to flush into dr_event_log (looked at every sample) or lag
  *	  history due (every tensafe_dr.history_interval: sample and prune); on
  *	  every node, dr_status()'s summary (open incident, last event, newest
@@ -34,11 +35,15 @@
  * An idle node thus opens no transaction at all for minutes: the catalog
  * work was most of the worker's CPU time.
  *
- * The catalog transaction runs with synchronous_commit = local and
+ * The catalog transactions run with synchronous_commit = local and
  * lock_timeout = 1s (bgw.c), so neither a dead synchronous standby nor a
- * user's lock can stall the sampling; an error in it is logged, the
- * transaction rolled back, and the catalog work retried DR_CATALOG_RETRY_MS
- * later.
+ * user's lock can stall the sampling.  The flush, the history sample, the
+ * positions reload and the summary are transactions of their own
+ * (catalog_step): an error in one is
+ * logged and that transaction rolled back, the others still run, and the
+ * failed step is retried DR_CATALOG_RETRY_MS later.  A journal entry the
+ * flush cannot take is set aside by dr_journal_flush() itself, so it never
+ * holds up the entries after it.
  *
  * The loop, the session and the transactions are bgw.c's (the shape of
  * worker_spi: SIGHUP re-reads the configuration, SIGTERM ends the worker,
@@ -323,41 +328,53 @@ load_positions(const char *schema)
 }
 
 /*
- * catalog_work
- *		The catalog part of a pass, inside the transaction catalog_pass
- *		opened.  Returns the journal sequence flushed up to (0 if none).
+ * The catalog steps of a pass, each in a transaction of its own
+ * (catalog_step), so that one failing -- a journal entry the flush cannot
+ * take, a fenced primary refusing the history's writes, a lock timeout --
+ * neither rolls back nor stops the others.
+ */
+#define DR_STEP_FLUSH		0x01	/* the journal into dr_event_log (primary) */
+#define DR_STEP_HISTORY		0x02	/* lag history sample and prune (primary) */
+#define DR_STEP_SUMMARY		0x04	/* dr_status()'s catalog summary */
+#define DR_STEP_POSITIONS	0x08	/* dr_wal_positions into shared memory (lag.c) */
+
+/*
+ * flush_journal
+ *		Flush the journal's pending entries into dr_event_log, inside the
+ *		step's transaction.  Returns the journal sequence flushed up to (0 if
+ *		none).  An entry that cannot be flushed is set aside by
+ *		dr_journal_flush() and counts as flushed.
  */
 static uint64
-catalog_work(bool primary, bool history_due, bool positions_due)
+flush_journal(const char *schema)
 {
-	const char *schema;
-	uint64		flushed = 0;
+	char	   *value;
+
+	value = spi_value(psprintf("SELECT flushed_upto FROM %s.dr_journal_flush()", schema));
+	return value ? strtoull(value, NULL, 10) : 0;
+}
+
+/* Sample the standbys' lag and the WAL positions, inside the step's transaction. */
+static void
+sample_history(const char *schema)
+{
+	(void) spi_value(psprintf("SELECT %s.dr_history_sample(make_interval(secs => %d))",
+							  schema, dr_history_retention_s));
+	(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
+							  schema, dr_position_retention_s));
+}
+
+/*
+ * refresh_summary
+ *		dr_status()'s catalog summary (open incident, last event, newest
+ *		verified backup) into shared memory, inside the step's transaction.
+ */
+static void
+refresh_summary(const char *schema)
+{
 	char	   *value;
 	int64		open_incident = 0;
 	char	   *last_event;
-
-	schema = dr_bgw_extension_schema();
-	if (schema == NULL)
-		return 0;				/* dropped since we last looked */
-
-	if (primary && dr_journal_pending_count() > 0)
-	{
-		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: flushing the journal");
-		value = spi_value(psprintf("SELECT flushed_upto FROM %s.dr_journal_flush()", schema));
-		if (value)
-			flushed = strtoull(value, NULL, 10);
-	}
-	if (primary && history_due)
-	{
-		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: sampling lag history");
-		(void) spi_value(psprintf("SELECT %s.dr_history_sample(make_interval(secs => %d))",
-								  schema, dr_history_retention_s));
-		(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
-								  schema, dr_position_retention_s));
-	}
-
-	if (positions_due)
-		load_positions(schema);
 
 	value = spi_value(psprintf("SELECT max(id) FROM %s.dr_incidents WHERE resolved_at IS NULL",
 							   schema));
@@ -392,17 +409,16 @@ catalog_work(bool primary, bool history_due, bool positions_due)
 							   " - 946684800) * 1000000)::bigint"
 							   " FROM %s.dr_backups WHERE verification_ok", schema));
 	dr_set_backup_summary(value ? (TimestampTz) strtoll(value, NULL, 10) : 0);
-	return flushed;
 }
 
 /*
- * catalog_pass
- *		One short transaction of catalog work; errors are logged and the
- *		transaction rolled back.  Returns false if it failed.  Called with
- *		no transaction open, in the pass's memory context.
+ * catalog_step
+ *		One catalog step (DR_STEP_*) in one short transaction; an error is
+ *		logged and the transaction rolled back.  Returns false if it failed.
+ *		Called with no transaction open, in the pass's memory context.
  */
 static bool
-catalog_pass(bool primary, bool history_due, bool positions_due)
+catalog_step(int step)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile uint64 flushed = 0;
@@ -410,8 +426,25 @@ catalog_pass(bool primary, bool history_due, bool positions_due)
 
 	PG_TRY();
 	{
-		dr_bgw_begin("tensafe_dr: catalog upkeep");
-		flushed = catalog_work(primary, history_due, positions_due);
+		const char *schema;
+
+		dr_bgw_begin(step == DR_STEP_FLUSH ? "tensafe_dr: flushing the journal" :
+					 step == DR_STEP_HISTORY ? "tensafe_dr: sampling lag history" :
+					 step == DR_STEP_POSITIONS ? "tensafe_dr: reading dr_wal_positions" :
+					 "tensafe_dr: refreshing the status summary");
+		/* NULL: dropped since we last looked */
+		schema = dr_bgw_extension_schema();
+		if (schema != NULL)
+		{
+			if (step == DR_STEP_FLUSH)
+				flushed = flush_journal(schema);
+			else if (step == DR_STEP_HISTORY)
+				sample_history(schema);
+			else if (step == DR_STEP_POSITIONS)
+				load_positions(schema);
+			else
+				refresh_summary(schema);
+		}
 		if (flushed)
 		{
 			/* the transaction that inserted the events, for the mark */
@@ -436,6 +469,30 @@ catalog_pass(bool primary, bool history_due, bool positions_due)
 		dr_wake(DR_WAKE_JOURNAL);
 	}
 	return true;
+}
+
+/*
+ * catalog_pass
+ *		The catalog steps due now, each in its own transaction: on a primary
+ *		the flush (when entries are pending) and the history (when due), on
+ *		every node the persisted WAL positions (when due) and the summary.  Returns the DR_STEP_* bits of the steps that
+ *		failed (0: all done).  Called with no transaction open, in the
+ *		pass's memory context.
+ */
+static int
+catalog_pass(bool primary, bool history_due, bool positions_due)
+{
+	int			failed = 0;
+
+	if (primary && dr_journal_pending_count() > 0 && !catalog_step(DR_STEP_FLUSH))
+		failed |= DR_STEP_FLUSH;
+	if (primary && history_due && !catalog_step(DR_STEP_HISTORY))
+		failed |= DR_STEP_HISTORY;
+	if (positions_due && !catalog_step(DR_STEP_POSITIONS))
+		failed |= DR_STEP_POSITIONS;
+	if (!catalog_step(DR_STEP_SUMMARY))
+		failed |= DR_STEP_SUMMARY;
+	return failed;
 }
 
 /*
@@ -542,20 +599,20 @@ dr_worker_main(Datum main_arg)
 			if (catalog_work_due(primary, history_due, positions_due, now, next_summary,
 								 &replayed_xact))
 			{
-				if (catalog_pass(primary, history_due, positions_due))
-				{
-					if (positions_due)
-						next_positions = TimestampTzPlusMilliseconds(now, DR_POSITIONS_RELOAD_MS);
+				int			failed = catalog_pass(primary, history_due, positions_due);
+
+				/* what succeeded is done; what failed is retried later */
+				if (!(failed & DR_STEP_SUMMARY))
 					next_summary = TimestampTzPlusMilliseconds(now, primary ? DR_SUMMARY_LOOK_MS
 															   : DR_SUMMARY_REFRESH_MS);
-					if (history_due)
-						next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
-				}
 				else
-				{
-					catalog_retry_at = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
 					replayed_xact = -1;
-				}
+				if (history_due && !(failed & DR_STEP_HISTORY))
+					next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
+				if (positions_due && !(failed & DR_STEP_POSITIONS))
+					next_positions = TimestampTzPlusMilliseconds(now, DR_POSITIONS_RELOAD_MS);
+				if (failed)
+					catalog_retry_at = TimestampTzPlusMilliseconds(now, DR_CATALOG_RETRY_MS);
 			}
 			else if (now >= next_summary)
 				next_summary = TimestampTzPlusMilliseconds(now, DR_SUMMARY_REFRESH_MS);

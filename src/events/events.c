@@ -9,9 +9,14 @@
  * build_payload() here is its one builder: events recorded from C
  * (dr_journal_event()) and from SQL (dr_log_event() calls
  * dr_journal_record(), extension/1.2/20_events.sql) both go through it, and
- * dr_journal_flush() turns the object back into a row.  Events from C are
- * always journalled and reach the table through the worker's flush, on a
- * primary within a second.
+ * dr_journal_flush() turns the object back into a row (an entry it cannot
+ * turn into one is set aside in dr_event_rejects, never holding up the
+ * rest).  Events from C are always journalled and reach the table through
+ * the worker's flush, on a primary within a second.  Nothing here checks
+ * the event type: the types the extension records are reserved in the
+ * operator's path only (dr_record_event(), dr_event_type_is_reserved(),
+ * extension/1.2/25_event_validation.sql); these functions are granted to
+ * nobody, so an operator cannot reach them to forge one.
  *
  *-------------------------------------------------------------------------
  */

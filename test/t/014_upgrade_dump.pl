@@ -499,7 +499,15 @@ sub populate_more
 	$primary->safe_psql('postgres', q{
 		SELECT dr_record_event('AFTER_UPDATE', '{"x": [1, 2]}', 1);
 		SELECT dr_create_restore_point('rp_after_update');
+		-- an entry as 1.1's rules journalled it, which the flush sets aside
+		-- (dr_event_rejects, 1.2)
+		SELECT dr_journal_append(jsonb_build_object(
+		    'occurred_at', clock_timestamp(), 'event_type', 'DR_INITIATED',
+		    'system_identifier', (SELECT system_identifier FROM pg_control_system()),
+		    'details', '{"level": "x"}'::jsonb));
 	});
+	wait_ok($primary, 'SELECT count(*) FROM dr_event_rejects', '1', 30,
+		'the worker set the bad journal entry aside');
 }
 wait_ok($primary, "SELECT count(*) > 0 AND bool_and(status = 'failed') FROM dr_outbox WHERE channel = 'ops'",
 	't', 60, 'the notifier has tried (and failed) the deliveries');
