@@ -285,7 +285,8 @@ details_json(DrVerifyState *vs, const DrManifestInfo *mi, const char *stop_sourc
 					 (long long) vs->wal_needed, (long long) vs->wal_missing,
 					 vs->wal_checked ? "true" : "false", (long long) vs->bytes_checksummed);
 	appendStringInfo(&s, ", \"problems\": %lld, \"problems_listed\": %d",
-					 (long long) vs->nproblems_total, vs->nproblems);
+					 (long long) vs->nproblems_total,
+					 (int) Min(vs->nproblems_total, DR_VERIFY_MAX_PROBLEMS));
 	if (mi->have_system_identifier)
 		appendStringInfo(&s, ", \"manifest_system_identifier\": \"" UINT64_FORMAT "\"",
 						 mi->system_identifier);
@@ -384,6 +385,8 @@ dr_verify_backup_internal(PG_FUNCTION_ARGS)
 	if (vs.nproblems_total > vs.nproblems)
 	{
 		/* the last row sums up the rest (the array has room for it) */
+		if (vs.problems == NULL)
+			vs.problems = palloc(sizeof(DrVerifyProblem) * (DR_VERIFY_MAX_PROBLEMS + 1));
 		vs.problems[vs.nproblems].file = pstrdup("(not listed)");
 		vs.problems[vs.nproblems].problem =
 			psprintf(INT64_FORMAT " more problems not listed", vs.nproblems_total - vs.nproblems);
