@@ -299,6 +299,27 @@ is($primary->safe_psql('postgres',
 	"SET ROLE backup_admin; SELECT count(*) FROM dr_verify_backup('$walin')"), '0',
 	'a pg_wal symbolic link to a directory under the root (pg_basebackup --waldir) is followed');
 
+# A tablespace mapped under the root: its pg_tblspc link is followed through
+# the same walk, and its files are checksummed there.
+my $ts_dir = "$outside/ts_primary";
+mkdir $ts_dir or die;
+$primary->safe_psql('postgres', qq{
+	CREATE TABLESPACE ts LOCATION '$ts_dir';
+	CREATE TABLE in_ts TABLESPACE ts AS SELECT g FROM generate_series(1, 1000) g;
+	CHECKPOINT});
+my $relpath = $primary->safe_psql('postgres', "SELECT pg_relation_filepath('in_ts')");
+command_ok([ "$pg_bin/pg_basebackup", '-D', "$root/with_ts", '-h', $primary->host,
+	'-p', $primary->port, '-Fp', '-X', 'stream', '-c', 'fast', '-T', "$ts_dir=$root/with_ts_space" ],
+	'pg_basebackup of a cluster with a tablespace, mapped under the root');
+is($primary->safe_psql('postgres',
+	"SET ROLE backup_admin; SELECT count(*) FROM dr_verify_backup('$root/with_ts')"), '0',
+	'it verifies: the pg_tblspc link to a directory under the root is followed');
+(my $in_space = $relpath) =~ s{^pg_tblspc/\d+/}{} or die "unexpected relation path $relpath";
+edit_file("$root/with_ts_space/$in_space", sub { my $x = shift; substr($x, 100, 1) = chr(ord(substr($x, 100, 1)) ^ 0xff); $x });
+is($primary->safe_psql('postgres',
+	"SET ROLE backup_admin; SELECT file || '|' || problem FROM dr_verify_backup('$root/with_ts')"),
+	"$relpath|checksum mismatch", 'a byte flipped in the tablespace is found through the link');
+
 ###############################################################################
 # Item 8: one answer for everything outside.
 ###############################################################################
