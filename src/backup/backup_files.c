@@ -6,11 +6,11 @@
  *	  backup_label format, and dr_file_sha256() for artifacts.  (Whether a
  *	  WAL segment is present is wal_archive.c's.)
  *
- * Every function here is given paths already checked against
- * tensafe_dr.backup_root (backup_paths.c) or built from such a path, except
- * dr_file_sha256(), which checks its argument itself.  Files are opened with
- * OpenTransientFile, so an error closes them; reads are chunked and
- * interruptible.  No locks.
+ * Every file is opened by backup_paths.c's walk (dr_backup_open*(): under
+ * tensafe_dr.backup_root, no symbolic link followed), once; its size comes
+ * from fstat() on that descriptor and is checked before anything is read.
+ * The descriptors are tracked there, so an error closes them; reads are
+ * chunked and interruptible.  No locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,47 +33,64 @@
 PG_FUNCTION_INFO_V1(dr_file_sha256);
 
 /*
- * Read a whole small-to-large file into a palloc'd, NUL-terminated buffer,
- * in chunks.  Returns NULL (errno set) if it cannot be opened; read errors
- * raise an ERROR.
+ * dr_read_fd
+ *		Read the regular file open on fd (from dr_backup_open*(), whose
+ *		fstat() gave *st) into a palloc'd, NUL-terminated buffer, in chunks,
+ *		interruptibly.  The caller has checked st->st_size against its
+ *		limit before calling: nothing here allocates more than that.  Read
+ *		errors raise an ERROR naming 'shown'.
  */
 char *
-dr_read_whole_file(const char *path, size_t *len_out, size_t limit)
+dr_read_fd(int fd, const struct stat *st, const char *shown, size_t *len_out)
 {
-	int			fd;
-	struct stat st;
 	char	   *data;
 	size_t		len = 0;
 
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	if ((size_t) st.st_size > limit)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("file \"%s\" is too large (%lld bytes)", path, (long long) st.st_size)));
-	data = palloc_extended((size_t) st.st_size + 1, MCXT_ALLOC_HUGE);
-	while (len < (size_t) st.st_size)
+	data = palloc_extended((size_t) st->st_size + 1, MCXT_ALLOC_HUGE);
+	while (len < (size_t) st->st_size)
 	{
 		ssize_t		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = read(fd, data + len, Min((size_t) st.st_size - len, (size_t) DR_READ_CHUNK));
+		n = read(fd, data + len, Min((size_t) st->st_size - len, (size_t) DR_READ_CHUNK));
 		if (n < 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
-					 errmsg("could not read file \"%s\": %m", path)));
+					 errmsg("could not read file \"%s\": %m", shown)));
 		if (n == 0)
 			break;
 		len += n;
 	}
-	CloseTransientFile(fd);
 	data[len] = '\0';
 	*len_out = len;
+	return data;
+}
+
+/*
+ * dr_read_small_at
+ *		Read the small regular file 'rel' below directory descriptor dirfd
+ *		(a backup directory, its pg_wal, the archive) whole, opened by
+ *		backup_paths.c's walk.  NULL if it cannot be opened, is not a
+ *		regular file (a symbolic link included) or is larger than 'limit'
+ *		bytes; the size is checked before anything is read.
+ */
+char *
+dr_read_small_at(int dirfd, const char *rel, size_t limit, size_t *len_out)
+{
+	struct stat st;
+	DrOpenResult res;
+	int			fd = dr_backup_openat(dirfd, rel, &st, &res);
+	char	   *data;
+
+	if (fd < 0)
+		return NULL;
+	if (!S_ISREG(st.st_mode) || (size_t) st.st_size > limit)
+	{
+		dr_backup_close(fd);
+		return NULL;
+	}
+	data = dr_read_fd(fd, &st, rel, len_out);
+	dr_backup_close(fd);
 	return data;
 }
 
@@ -125,7 +142,6 @@ Datum
 dr_file_sha256(PG_FUNCTION_ARGS)
 {
 	char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *path = dr_resolve_backup_path(given);
 	pg_checksum_context ctx;
 	uint8		digest[PG_CHECKSUM_MAX_LENGTH];
 	char		hex[PG_SHA256_DIGEST_STRING_LENGTH];
@@ -134,15 +150,12 @@ dr_file_sha256(PG_FUNCTION_ARGS)
 	int			fd;
 	int			i;
 
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	/* opened once, by the walk; what is hashed is what was checked */
+	fd = dr_backup_open(given, &st);
+	if (!S_ISREG(st.st_mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"%s\" is not a regular file", given)));
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not open file \"%s\": %m", given)));
 	buf = palloc(DR_READ_CHUNK);
 	if (pg_checksum_init(&ctx, CHECKSUM_TYPE_SHA256) < 0)
 		elog(ERROR, "could not initialize SHA-256");
@@ -161,7 +174,7 @@ dr_file_sha256(PG_FUNCTION_ARGS)
 		if (pg_checksum_update(&ctx, (uint8 *) buf, n) < 0)
 			elog(ERROR, "could not compute SHA-256");
 	}
-	CloseTransientFile(fd);
+	dr_backup_close(fd);
 	if (pg_checksum_final(&ctx, digest) != PG_SHA256_DIGEST_LENGTH)
 		elog(ERROR, "could not compute SHA-256");
 	for (i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)

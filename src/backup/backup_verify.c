@@ -21,24 +21,32 @@
  * Each problem becomes one (file, problem) pair; the SQL wrapper
  * dr_verify_backup() returns them and records the verdict in dr_backups.
  *
- * Resources: files and directories are opened with OpenTransientFile /
- * AllocateDir, so an error or a cancel closes them; files are read in
- * DR_READ_CHUNK pieces with CHECK_FOR_INTERRUPTS() between them; no LWLock
- * is held at any point (progress goes to a shared slot, see
- * backup_progress.c, which PG_ENSURE_ERROR_CLEANUP gives back on error or
- * exit).  Memory: the manifest text (PostgreSQL 15's JSON parser is not
- * incremental) plus one entry per file, in a context freed at the end.
+ * Resources: files and directories are opened by backup_paths.c's walk,
+ * which tracks the descriptors so that an error or a cancel closes them;
+ * files are read in DR_READ_CHUNK pieces with CHECK_FOR_INTERRUPTS()
+ * between them; no LWLock is held at any point (progress goes to a shared
+ * slot, see backup_progress.c, which PG_ENSURE_ERROR_CLEANUP gives back on
+ * error or exit).  Memory: the manifest text, at most
+ * tensafe_dr.max_manifest_size (checked with fstat() before reading;
+ * PostgreSQL 15's JSON parser is not incremental), plus one entry per file,
+ * at most DR_VERIFY_MAX_PROBLEMS problems (the rest are counted), and the
+ * WAL segments found in pg_wal and the archive within the manifest's WAL
+ * ranges; in a context freed at the end.  Nothing grows with the length
+ * of a WAL range (backup_verify_wal.c).
  *
  * File reading helpers and dr_file_sha256() are in backup_files.c.
  *
- * Security: see backup_paths.c.  Symbolic links inside the backup (the
- * pg_tblspc entries) are followed only if they resolve under
- * tensafe_dr.backup_root; files are opened with O_NOFOLLOW.
+ * Security: see backup_paths.c.  Every file is opened once, by its walk
+ * from the backup directory's descriptor, following no symbolic link;
+ * symbolic links inside the backup (pg_tblspc/<oid>, pg_wal) are followed
+ * only by opening their absolute target through the same walk from a root
+ * (dr_verify_follow_link()), so never out of tensafe_dr.backup_root.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "access/htup_details.h"
@@ -96,6 +104,9 @@ dr_verify_add_problem(DrVerifyState *vs, const char *file, const char *fmt,...)
 {
 	StringInfoData msg;
 
+	vs->nproblems_total++;
+	if (vs->nproblems >= DR_VERIFY_MAX_PROBLEMS)
+		return;					/* counted, not listed: nothing allocated */
 	initStringInfo(&msg);
 	for (;;)
 	{
@@ -109,16 +120,25 @@ dr_verify_add_problem(DrVerifyState *vs, const char *file, const char *fmt,...)
 			break;
 		enlargeStringInfo(&msg, needed);
 	}
-	if (vs->nproblems == vs->maxproblems)
-	{
-		vs->maxproblems = Max(16, vs->maxproblems * 2);
-		vs->problems = vs->problems
-			? repalloc_huge(vs->problems, sizeof(DrVerifyProblem) * vs->maxproblems)
-			: palloc(sizeof(DrVerifyProblem) * vs->maxproblems);
-	}
+	if (vs->problems == NULL)
+		vs->problems = palloc(sizeof(DrVerifyProblem) * (DR_VERIFY_MAX_PROBLEMS + 1));
 	vs->problems[vs->nproblems].file = shown_path(file);
 	vs->problems[vs->nproblems].problem = msg.data;
 	vs->nproblems++;
+}
+
+/* dr_verify_list_full: whether a further problem would only be counted. */
+bool
+dr_verify_list_full(DrVerifyState *vs)
+{
+	return vs->nproblems >= DR_VERIFY_MAX_PROBLEMS;
+}
+
+/* dr_verify_count_problems: n problems counted but not listed. */
+void
+dr_verify_count_problems(DrVerifyState *vs, int64 n)
+{
+	vs->nproblems_total += n;
 }
 
 static int
@@ -137,21 +157,22 @@ end_progress(int code, Datum arg)
 	dr_progress_end(DatumGetInt32(arg));
 }
 
-/* Refuse what is not a plain-format backup directory, with 22023. */
-static void
-require_backup_dir(const char *dir, const char *given)
+/*
+ * Open the backup directory (backup_paths.c's walk; its errors) and refuse
+ * what is not a plain-format backup directory, with 22023.  Returns the
+ * tracked directory descriptor.
+ */
+static int
+open_backup_dir(const char *given)
 {
 	struct stat st;
-	char	   *p;
+	int			fd;
 	static const char *const tar_names[] = {
 		"base.tar", "base.tar.gz", "base.tar.lz4", "base.tar.zst"
 	};
 	int			i;
 
-	if (stat(dir, &st) < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat \"%s\": %m", given)));
+	fd = dr_backup_open(given, &st);
 	if (!S_ISDIR(st.st_mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -160,21 +181,61 @@ require_backup_dir(const char *dir, const char *given)
 	/* pg_basebackup -Ft writes backup_manifest next to base.tar: look first */
 	for (i = 0; i < lengthof(tar_names); i++)
 	{
-		if (stat(psprintf("%s/%s", dir, tar_names[i]), &st) == 0)
+		if (fstatat(fd, tar_names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"%s\" is a tar-format backup", given),
 					 errdetail("It holds %s; dr_verify_backup() verifies plain-format backups only.", tar_names[i]),
 					 errhint("Extract base.tar into an empty directory, pg_wal.tar into its pg_wal, copy backup_manifest next to them and verify that directory; or take the backup with pg_basebackup -Fp.")));
 	}
-	p = psprintf("%s/backup_manifest", dir);
-	if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-		return;
+	if (fstatat(fd, "backup_manifest", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+		return fd;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("\"%s\" is not a backup directory", given),
 			 errdetail("It has no backup_manifest."),
 			 errhint("Give the directory pg_basebackup -Fp wrote (PostgreSQL 13 or later, without --no-manifest).")));
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * Read the backup's manifest, its size checked against
+ * tensafe_dr.max_manifest_size on the open descriptor before a byte is
+ * read.  NULL with *err set if it is refused.
+ */
+static char *
+read_manifest(DrVerifyState *vs, const char *given, size_t *len, char **err)
+{
+	struct stat st;
+	DrOpenResult res;
+	int			fd = dr_backup_openat(vs->dirfd, "backup_manifest", &st, &res);
+	char	   *data;
+	uint64		limit = (uint64) dr_max_manifest_size_kb * 1024;
+
+	*err = NULL;
+	if (fd < 0 && res == DR_OPEN_OUTSIDE)
+	{
+		*err = pstrdup("backup_manifest is a symbolic link (not followed)");
+		return NULL;
+	}
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open the backup_manifest of \"%s\": %m", given)));
+	vs->manifest_mtime = st.st_mtime;
+	if (!S_ISREG(st.st_mode))
+		*err = pstrdup("backup_manifest is not a regular file");
+	else if ((uint64) st.st_size > limit)
+		*err = psprintf("the manifest is %lld bytes, more than tensafe_dr.max_manifest_size (%llu bytes); not read",
+						(long long) st.st_size, (unsigned long long) limit);
+	if (*err)
+	{
+		dr_backup_close(fd);
+		return NULL;
+	}
+	data = dr_read_fd(fd, &st, "backup_manifest", len);
+	dr_backup_close(fd);
+	return data;
 }
 
 static Datum
@@ -220,8 +281,12 @@ details_json(DrVerifyState *vs, const DrManifestInfo *mi, const char *stop_sourc
 						 i ? ", " : "", vs->ranges[i].tli,
 						 LSN_FORMAT_ARGS(vs->ranges[i].start_lsn),
 						 LSN_FORMAT_ARGS(vs->ranges[i].end_lsn));
-	appendStringInfo(&s, "], \"wal_segments_needed\": %d, \"wal_segments_missing\": %d, \"bytes_checksummed\": %lld",
-					 vs->wal_needed, vs->wal_missing, (long long) vs->bytes_checksummed);
+	appendStringInfo(&s, "], \"wal_segments_needed\": %lld, \"wal_segments_missing\": %lld, \"wal_checked\": %s, \"bytes_checksummed\": %lld",
+					 (long long) vs->wal_needed, (long long) vs->wal_missing,
+					 vs->wal_checked ? "true" : "false", (long long) vs->bytes_checksummed);
+	appendStringInfo(&s, ", \"problems\": %lld, \"problems_listed\": %d",
+					 (long long) vs->nproblems_total,
+					 (int) Min(vs->nproblems_total, DR_VERIFY_MAX_PROBLEMS));
 	if (mi->have_system_identifier)
 		appendStringInfo(&s, ", \"manifest_system_identifier\": \"" UINT64_FORMAT "\"",
 						 mi->system_identifier);
@@ -271,8 +336,8 @@ dr_verify_backup_internal(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 
 	memset(&vs, 0, sizeof(vs));
-	vs.dir = dr_resolve_backup_path(given);
-	require_backup_dir(vs.dir, given);
+	vs.dirfd = open_backup_dir(given);
+	vs.dir = dr_backup_canonical_path(given);
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "tensafe_dr backup verification",
 								ALLOCSET_DEFAULT_SIZES);
@@ -283,12 +348,11 @@ dr_verify_backup_internal(PG_FUNCTION_ARGS)
 
 	PG_ENSURE_ERROR_CLEANUP(end_progress, Int32GetDatum(vs.progress_slot));
 	{
-		manifest = dr_read_whole_file(psprintf("%s/backup_manifest", vs.dir), &mlen, MaxAllocHugeSize - 1);
-		if (manifest == NULL)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open the backup_manifest of \"%s\": %m", given)));
-		err = dr_manifest_parse(manifest, mlen, &cb, &mi);
+		manifest = read_manifest(&vs, given, &mlen, &err);
+		if (manifest)
+			err = dr_manifest_parse(manifest, mlen, &cb, &mi);
+		else
+			memset(&mi, 0, sizeof(mi));
 		dr_verify_read_control(&vs);
 		dr_verify_read_backup_label(&vs);
 		if (err)
@@ -318,6 +382,17 @@ dr_verify_backup_internal(PG_FUNCTION_ARGS)
 
 	if (vs.nproblems > 1)
 		qsort(vs.problems, vs.nproblems, sizeof(DrVerifyProblem), problem_cmp);
+	if (vs.nproblems_total > vs.nproblems)
+	{
+		/* the last row sums up the rest (the array has room for it) */
+		if (vs.problems == NULL)
+			vs.problems = palloc(sizeof(DrVerifyProblem) * (DR_VERIFY_MAX_PROBLEMS + 1));
+		vs.problems[vs.nproblems].file = pstrdup("(not listed)");
+		vs.problems[vs.nproblems].problem =
+			psprintf(INT64_FORMAT " more problems not listed", vs.nproblems_total - vs.nproblems);
+		vs.nproblems++;
+	}
+	dr_backup_close(vs.dirfd);
 
 	MemoryContextSwitchTo(old);
 	memset(nulls, 0, sizeof(nulls));

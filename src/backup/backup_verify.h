@@ -18,9 +18,21 @@
 #ifndef TENSAFE_DR_BACKUP_VERIFY_H
 #define TENSAFE_DR_BACKUP_VERIFY_H
 
+#include <time.h>
+
 #include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
 
 #include "manifest.h"
+
+/*
+ * At most this many problems are listed (the first found, then sorted by
+ * file); the rest are counted (nproblems_total) and summed up in one last
+ * row "N more problems not listed".  A listing is for a person to read;
+ * past a hundred the count says what matters, and the list stays bounded
+ * whatever a hostile manifest claims.
+ */
+#define DR_VERIFY_MAX_PROBLEMS	100
 
 /* One problem found: the file it is about, and what is wrong. */
 typedef struct DrVerifyProblem
@@ -32,9 +44,23 @@ typedef struct DrVerifyProblem
 /* The manifest's files by path (backup_verify_files.c). */
 struct mfhash_hash;
 
+/*
+ * A symbolic link inside the backup (pg_tblspc/<oid>) whose absolute target
+ * opened under tensafe_dr.backup_root: files below 'rel' are opened as
+ * target + the rest, by backup_paths.c's walk.
+ */
+typedef struct DrVerifyLink
+{
+	char	   *rel;
+	char	   *target;
+} DrVerifyLink;
+
 typedef struct DrVerifyState
 {
-	char	   *dir;			/* resolved backup directory */
+	char	   *dir;			/* backup directory, canonical */
+	int			dirfd;			/* ... opened by dr_backup_open() */
+	time_t		manifest_mtime;
+	List	   *links;			/* DrVerifyLink */
 	struct mfhash_hash *files;
 	int			nfiles;
 	uint64		total_bytes;	/* sum of the manifest's sizes */
@@ -43,14 +69,15 @@ typedef struct DrVerifyState
 	int			maxranges;
 	bool		algorithms[CHECKSUM_TYPE_SHA512 + 1];
 
-	DrVerifyProblem *problems;
-	int			nproblems;
-	int			maxproblems;
+	DrVerifyProblem *problems;	/* DR_VERIFY_MAX_PROBLEMS of them */
+	int			nproblems;		/* listed */
+	int64		nproblems_total;	/* listed and not */
 
 	/* from global/pg_control, if readable */
 	bool		have_control;
 	uint64		control_sysid;
 	uint32		seg_size;
+	XLogRecPtr	control_checkpoint; /* the latest checkpoint it records */
 
 	/* from backup_label */
 	char	   *label;
@@ -62,16 +89,21 @@ typedef struct DrVerifyState
 	int			progress_slot;
 	char	   *buf;			/* DR_READ_CHUNK */
 	int64		bytes_checksummed;
-	int			wal_needed;
-	int			wal_missing;
+	int64		wal_needed;
+	int64		wal_missing;
+	bool		wal_checked;	/* false: the ranges did not match the backup */
 } DrVerifyState;
 
 /* backup_verify.c */
 extern void dr_verify_add_problem(DrVerifyState *vs, const char *file, const char *fmt,...) pg_attribute_printf(3, 4);
+extern bool dr_verify_list_full(DrVerifyState *vs);
+extern void dr_verify_count_problems(DrVerifyState *vs, int64 n);
 
 /* backup_verify_files.c */
 extern void dr_verify_files_begin(DrVerifyState *vs, DrManifestCallbacks *cb);
 extern void dr_verify_files(DrVerifyState *vs);
+extern int	dr_verify_follow_link(DrVerifyState *vs, int dirfd, const char *name,
+								  const char *rel, char **target_out);
 
 /* backup_verify_wal.c */
 extern void dr_verify_read_control(DrVerifyState *vs);

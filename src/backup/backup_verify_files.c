@@ -13,12 +13,16 @@
  *	- every file's checksum (CRC-32C or SHA-224/256/384/512).
  * Each problem becomes one (file, problem) pair (dr_verify_add_problem()).
  *
- * Resources: directories and files are opened with AllocateDir /
- * OpenTransientFile (O_NOFOLLOW), so an error or a cancel closes them;
- * files are read in DR_READ_CHUNK pieces with CHECK_FOR_INTERRUPTS()
- * between them; progress goes to the caller's slot (backup_progress.c).
- * No LWLock is held.  Symbolic links inside the backup (the pg_tblspc
- * entries) are followed only if they resolve under tensafe_dr.backup_root.
+ * Resources: directories and files are opened by backup_paths.c's walk
+ * (openat(O_NOFOLLOW) from the backup directory's descriptor; directories
+ * listed with fdopendir() on such a descriptor), which tracks them so that
+ * an error or a cancel closes them; files are read in DR_READ_CHUNK pieces
+ * with CHECK_FOR_INTERRUPTS() between them; progress goes to the caller's
+ * slot (backup_progress.c).  No LWLock is held.  A symbolic link inside the
+ * backup (the pg_tblspc entries) is followed only by opening its absolute
+ * target through the same walk from a root (dr_verify_follow_link()): a
+ * target outside tensafe_dr.backup_root, or through another link, is
+ * reported and not followed.
  *
  *-------------------------------------------------------------------------
  */
@@ -148,101 +152,205 @@ ignored_path(const char *rel)
 }
 
 /*
- * Walk the backup directory: report files not in the manifest and size
- * differences, mark the manifest's files seen.  'rel' is relative to the
- * backup directory ("" for the top).
+ * dr_verify_follow_link
+ *		'name' in directory descriptor dirfd is a symbolic link ('rel' is its
+ *		path in the backup, for problems): open its target, which must be an
+ *		absolute path, through backup_paths.c's walk from a root.  Returns
+ *		the tracked descriptor (a directory or a file; *target_out set), or
+ *		-1 after recording why it is not followed: one message for every
+ *		target not opened under tensafe_dr.backup_root, whether it exists or
+ *		not.
+ */
+int
+dr_verify_follow_link(DrVerifyState *vs, int dirfd, const char *name,
+					  const char *rel, char **target_out)
+{
+	char		target[MAXPGPATH];
+	ssize_t		n;
+	struct stat st;
+	DrOpenResult res;
+	int			fd;
+
+	n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+	{
+		dr_verify_add_problem(vs, rel, "could not read symbolic link: %m");
+		return -1;
+	}
+	target[n] = '\0';
+	fd = dr_backup_open_quiet(target, &st, &res);
+	if (fd < 0)
+	{
+		if (res == DR_OPEN_FAILED && errno == ENOENT)
+			dr_verify_add_problem(vs, rel, "symbolic link that does not resolve");
+		else
+			dr_verify_add_problem(vs, rel, "symbolic link points outside tensafe_dr.backup_root (not followed)");
+		return -1;
+	}
+	*target_out = dr_backup_canonical_path(target);
+	return fd;
+}
+
+static void walk_fd(DrVerifyState *vs, int fd, const char *rel);
+
+/* One directory entry (or a followed link's target) against the manifest. */
+static void
+check_entry(DrVerifyState *vs, const char *crel, const struct stat *st, int parentfd,
+			const char *name)
+{
+	if (S_ISDIR(st->st_mode))
+	{
+		struct stat cst;
+		DrOpenResult res;
+		int			cfd = dr_backup_openat(parentfd, name, &cst, &res);
+
+		if (cfd < 0 || !S_ISDIR(cst.st_mode))
+		{
+			if (cfd >= 0)
+				dr_backup_close(cfd);
+			dr_verify_add_problem(vs, crel, "could not open directory: %s",
+								  cfd < 0 && res == DR_OPEN_FAILED ? strerror(errno) : "it changed during verification");
+			return;
+		}
+		walk_fd(vs, cfd, crel);
+	}
+	else if (S_ISREG(st->st_mode))
+	{
+		ManifestEntry *e = mfhash_lookup(vs->files, (char *) crel);
+
+		if (e == NULL)
+			dr_verify_add_problem(vs, crel, "not in manifest");
+		else
+		{
+			e->matched = true;
+			if ((uint64) st->st_size != e->size)
+			{
+				dr_verify_add_problem(vs, crel, "size %lld, manifest says %llu",
+									  (long long) st->st_size, (unsigned long long) e->size);
+				e->bad = true;
+			}
+		}
+	}
+	else
+		dr_verify_add_problem(vs, crel, "not a regular file or directory");
+}
+
+/*
+ * Walk the directory open on fd (tracked; closed here): report files not in
+ * the manifest and size differences, mark the manifest's files seen.  'rel'
+ * is relative to the backup directory ("" for the top).  Entries are
+ * looked at with fstatat(AT_SYMLINK_NOFOLLOW) and directories opened with
+ * the walk's openat(O_NOFOLLOW); a symbolic link is followed only through
+ * dr_verify_follow_link().
  */
 static void
-walk(DrVerifyState *vs, const char *rel)
+walk_fd(DrVerifyState *vs, int fd, const char *rel)
 {
-	char	   *full = rel[0] ? psprintf("%s/%s", vs->dir, rel) : pstrdup(vs->dir);
 	DIR		   *d;
 	struct dirent *de;
 
 	check_stack_depth();
-	d = AllocateDir(full);
+	d = dr_backup_fdopendir(fd);
 	if (d == NULL)
 	{
 		dr_verify_add_problem(vs, rel[0] ? rel : ".", "could not open directory: %m");
 		return;
 	}
-	while ((de = ReadDir(d, full)) != NULL)
+	for (;;)
 	{
 		char	   *crel;
-		char	   *cfull;
 		struct stat st;
 
 		CHECK_FOR_INTERRUPTS();
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL)
+		{
+			if (errno != 0)
+				dr_verify_add_problem(vs, rel[0] ? rel : ".", "could not read directory: %m");
+			break;
+		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		crel = rel[0] ? psprintf("%s/%s", rel, de->d_name) : pstrdup(de->d_name);
 		if (ignored_path(crel))
-			continue;
-		cfull = psprintf("%s/%s", full, de->d_name);
-		if (lstat(cfull, &st) < 0)
 		{
+			pfree(crel);
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			dr_verify_add_problem(vs, crel, "could not stat: %m");
-			continue;
-		}
-		if (S_ISLNK(st.st_mode))
+		else if (S_ISLNK(st.st_mode))
 		{
-			char		target[PATH_MAX];
+			char	   *target;
+			int			lfd = dr_verify_follow_link(vs, dirfd(d), de->d_name, crel, &target);
 
-			if (realpath(cfull, target) == NULL)
+			if (lfd >= 0)
 			{
-				dr_verify_add_problem(vs, crel, "symbolic link that does not resolve");
-				continue;
-			}
-			if (!dr_path_under_backup_root(target))
-			{
-				dr_verify_add_problem(vs, crel, "symbolic link points outside tensafe_dr.backup_root (not followed)");
-				continue;
-			}
-			if (stat(cfull, &st) < 0)
-			{
-				dr_verify_add_problem(vs, crel, "could not stat: %m");
-				continue;
-			}
-		}
-		if (S_ISDIR(st.st_mode))
-			walk(vs, crel);
-		else if (S_ISREG(st.st_mode))
-		{
-			ManifestEntry *e = mfhash_lookup(vs->files, crel);
+				struct stat lst;
 
-			if (e == NULL)
-				dr_verify_add_problem(vs, crel, "not in manifest");
-			else
-			{
-				e->matched = true;
-				if ((uint64) st.st_size != e->size)
+				if (fstat(lfd, &lst) == 0 && S_ISDIR(lst.st_mode))
 				{
-					dr_verify_add_problem(vs, crel, "size %lld, manifest says %llu",
-										  (long long) st.st_size, (unsigned long long) e->size);
-					e->bad = true;
+					DrVerifyLink *l = palloc(sizeof(DrVerifyLink));
+
+					l->rel = pstrdup(crel);
+					l->target = target;
+					vs->links = lappend(vs->links, l);
+					walk_fd(vs, lfd, crel);
+				}
+				else
+				{
+					dr_backup_close(lfd);
+					dr_verify_add_problem(vs, crel, "symbolic link to something other than a directory (not followed)");
 				}
 			}
 		}
 		else
-			dr_verify_add_problem(vs, crel, "not a regular file or directory");
-		pfree(cfull);
+			check_entry(vs, crel, &st, dirfd(d), de->d_name);
 		pfree(crel);
 	}
-	FreeDir(d);
-	pfree(full);
+	dr_backup_closedir(d);
+}
+
+/*
+ * Open a file of the backup for checksumming: below a followed link by its
+ * target, else by the walk from the backup directory.  -1 with *res as
+ * dr_backup_openat() says.
+ */
+static int
+open_backup_file(DrVerifyState *vs, const char *rel, struct stat *st, DrOpenResult *res)
+{
+	ListCell   *lc;
+
+	foreach(lc, vs->links)
+	{
+		DrVerifyLink *l = lfirst(lc);
+		size_t		n = strlen(l->rel);
+
+		if (strncmp(rel, l->rel, n) == 0 && rel[n] == '/')
+		{
+			char	   *p = psprintf("%s/%s", l->target, rel + n + 1);
+			int			fd = dr_backup_open_quiet(p, st, res);
+
+			pfree(p);
+			return fd;
+		}
+	}
+	return dr_backup_openat(vs->dirfd, rel, st, res);
 }
 
 /* Checksum one file against its entry; reports what is wrong. */
 static void
 checksum_file(DrVerifyState *vs, ManifestEntry *e, int64 files_done)
 {
-	char	   *full = psprintf("%s/%s", vs->dir, e->path);
 	pg_checksum_context ctx;
 	uint8		digest[PG_CHECKSUM_MAX_LENGTH];
 	int			fd;
 	uint64		total = 0;
 	int			len;
 	int			expected = dr_checksum_length(e->algorithm);
+	struct stat st;
+	DrOpenResult res;
 
 	if (e->checksum_len != expected)
 	{
@@ -250,14 +358,23 @@ checksum_file(DrVerifyState *vs, ManifestEntry *e, int64 files_done)
 							  e->checksum_len, pg_checksum_type_name(e->algorithm), expected);
 		return;
 	}
-	fd = OpenTransientFile(full, O_RDONLY | PG_BINARY | O_NOFOLLOW);
+	fd = open_backup_file(vs, e->path, &st, &res);
 	if (fd < 0)
 	{
-		dr_verify_add_problem(vs, e->path, "could not open: %m");
+		if (res == DR_OPEN_OUTSIDE)
+			dr_verify_add_problem(vs, e->path, "became a symbolic link during verification (not read)");
+		else
+			dr_verify_add_problem(vs, e->path, "could not open: %m");
+		return;
+	}
+	if (!S_ISREG(st.st_mode))
+	{
+		dr_backup_close(fd);
+		dr_verify_add_problem(vs, e->path, "not a regular file");
 		return;
 	}
 	if (pg_checksum_init(&ctx, e->algorithm) < 0)
-		elog(ERROR, "could not initialize checksum of file \"%s\"", full);
+		elog(ERROR, "could not initialize checksum of file \"%s\"", e->path);
 	for (;;)
 	{
 		ssize_t		n;
@@ -267,27 +384,26 @@ checksum_file(DrVerifyState *vs, ManifestEntry *e, int64 files_done)
 		if (n < 0)
 		{
 			dr_verify_add_problem(vs, e->path, "could not read: %m");
-			CloseTransientFile(fd);
+			dr_backup_close(fd);
 			return;
 		}
 		if (n == 0)
 			break;
 		if (pg_checksum_update(&ctx, (uint8 *) vs->buf, n) < 0)
-			elog(ERROR, "could not update checksum of file \"%s\"", full);
+			elog(ERROR, "could not update checksum of file \"%s\"", e->path);
 		total += n;
 		vs->bytes_checksummed += n;
 		dr_progress_advance(vs->progress_slot, files_done, vs->bytes_checksummed);
 	}
-	CloseTransientFile(fd);
+	dr_backup_close(fd);
 	len = pg_checksum_final(&ctx, digest);
 	if (len < 0)
-		elog(ERROR, "could not finalize checksum of file \"%s\"", full);
+		elog(ERROR, "could not finalize checksum of file \"%s\"", e->path);
 	if (total != e->size)
 		dr_verify_add_problem(vs, e->path, "read %llu bytes, manifest says %llu (changed during verification?)",
 							  (unsigned long long) total, (unsigned long long) e->size);
 	else if (len != e->checksum_len || memcmp(digest, e->checksum, len) != 0)
 		dr_verify_add_problem(vs, e->path, "checksum mismatch");
-	pfree(full);
 }
 
 /*
@@ -307,7 +423,16 @@ dr_verify_files(DrVerifyState *vs)
 				files_done = 0;
 
 	dr_progress_phase(vs->progress_slot, "checking files", vs->nfiles, 0);
-	walk(vs, "");
+	{
+		struct stat st;
+		DrOpenResult res;
+		int			top = dr_backup_openat(vs->dirfd, "", &st, &res);
+
+		if (top < 0)
+			dr_verify_add_problem(vs, ".", "could not open directory: %m");
+		else
+			walk_fd(vs, top, "");
+	}
 	mfhash_start_iterate(vs->files, &it);
 	while ((e = mfhash_iterate(vs->files, &it)) != NULL)
 	{

@@ -10,6 +10,8 @@
 #ifndef TENSAFE_DR_WAL_ARCHIVE_H
 #define TENSAFE_DR_WAL_ARCHIVE_H
 
+#include "access/xlogdefs.h"
+
 /*
  * What a directory holds of one WAL segment.  Each caller says which
  * states it accepts:
@@ -33,5 +35,7 @@ typedef enum DrWalSegmentState
 extern const char *dr_wal_archive_dir(void);
 extern DrWalSegmentState dr_wal_segment_state(const char *dir, const char *name,
 											  uint32 seg_size);
+extern DrWalSegmentState dr_wal_dirent_state(int dirfd, const char *name, uint32 seg_size,
+											 TimeLineID *tli, XLogSegNo *segno);
 
 #endif							/* TENSAFE_DR_WAL_ARCHIVE_H */
