@@ -14,9 +14,10 @@
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
  *	- where the extension exists, one short catalog transaction
- *	  (catalog_pass) when there is catalog work: on a primary, journal
- *	  entries to flush into dr_event_log (looked at every sample) or lag
- *	  history due (every tensafe_dr.history_interval: sample and prune); on
+ *	  (catalog_pass) when there is catalog work: on a primary that is not
+ *	  fenced (a fenced node commits no write: fence.c), journal entries to
+ *	  flush into dr_event_log (looked at every sample) or lag history due
+ *	  (every tensafe_dr.history_interval: sample and prune); on
  *	  every node, dr_status()'s summary (open incident, last event, newest
  *	  verified backup) to refresh: on a primary at once when woken by a
  *	  commit that changed it (wakeup.c), and every DR_SUMMARY_LOOK_MS in
@@ -65,6 +66,7 @@
 
 #include "bgw.h"
 #include "events.h"
+#include "fence.h"
 #include "guc.h"
 #include "heartbeat.h"
 #include "journal.h"
@@ -276,10 +278,13 @@ spi_value(const char *sql)
 /*
  * catalog_work
  *		The catalog part of a pass, inside the transaction catalog_pass
- *		opened.  Returns the journal sequence flushed up to (0 if none).
+ *		opened.  'writable': a primary that is not fenced (a fenced node
+ *		commits no write, ours included: fence.c), the only node that
+ *		flushes the journal.  Returns the journal sequence flushed up to (0
+ *		if none).
  */
 static uint64
-catalog_work(bool primary, bool history_due)
+catalog_work(bool writable, bool history_due)
 {
 	const char *schema;
 	uint64		flushed = 0;
@@ -291,14 +296,14 @@ catalog_work(bool primary, bool history_due)
 	if (schema == NULL)
 		return 0;				/* dropped since we last looked */
 
-	if (primary && dr_journal_pending_count() > 0)
+	if (writable && dr_journal_pending_count() > 0)
 	{
 		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: flushing the journal");
 		value = spi_value(psprintf("SELECT flushed_upto FROM %s.dr_journal_flush()", schema));
 		if (value)
 			flushed = strtoull(value, NULL, 10);
 	}
-	if (primary && history_due)
+	if (writable && history_due)
 	{
 		pgstat_report_activity(STATE_RUNNING, "tensafe_dr: sampling lag history");
 		(void) spi_value(psprintf("SELECT %s.dr_history_sample(make_interval(secs => %d))",
@@ -350,7 +355,7 @@ catalog_work(bool primary, bool history_due)
  *		no transaction open, in the pass's memory context.
  */
 static bool
-catalog_pass(bool primary, bool history_due)
+catalog_pass(bool writable, bool history_due)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile uint64 flushed = 0;
@@ -359,7 +364,7 @@ catalog_pass(bool primary, bool history_due)
 	PG_TRY();
 	{
 		dr_bgw_begin("tensafe_dr: catalog upkeep");
-		flushed = catalog_work(primary, history_due);
+		flushed = catalog_work(writable, history_due);
 		if (flushed)
 		{
 			/* the transaction that inserted the events, for the mark */
@@ -389,6 +394,7 @@ catalog_pass(bool primary, bool history_due)
  *		Whether a catalog pass has something to do now.  Clears a pending
  *		summary wake-up: the pass about to run covers it.  *replayed_xact
  *		tracks, on a standby, the last replayed transaction seen by a pass.
+ *		A fenced primary has no journal to flush (catalog_work).
  */
 static bool
 catalog_work_due(bool primary, bool history_due, TimestampTz now,
@@ -397,7 +403,8 @@ catalog_work_due(bool primary, bool history_due, TimestampTz now,
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0)
 		return true;
 	if (primary)
-		return history_due || dr_journal_pending_count() > 0 || now >= next_summary;
+		return history_due || now >= next_summary ||
+			(!dr_is_fenced() && dr_journal_pending_count() > 0);
 	if (now < next_summary)
 		return false;
 	/* standby: only what replay changed can have changed the summary */
@@ -474,11 +481,12 @@ dr_worker_main(Datum main_arg)
 		if (have_extension && now >= catalog_retry_at)
 		{
 			bool		primary = !RecoveryInProgress();
-			bool		history_due = primary && now >= next_history;
+			bool		writable = primary && !dr_is_fenced();
+			bool		history_due = writable && now >= next_history;
 
 			if (catalog_work_due(primary, history_due, now, next_summary, &replayed_xact))
 			{
-				if (catalog_pass(primary, history_due))
+				if (catalog_pass(writable, history_due))
 				{
 					next_summary = TimestampTzPlusMilliseconds(now, primary ? DR_SUMMARY_LOOK_MS
 															   : DR_SUMMARY_REFRESH_MS);
@@ -506,7 +514,9 @@ dr_worker_main(Datum main_arg)
 		if (have_extension)
 		{
 			bool		primary = !RecoveryInProgress();
-			TimestampTz catalog_due = primary ? Min(next_summary, next_history) : next_summary;
+			/* a fenced primary samples no history (catalog_work) */
+			TimestampTz catalog_due = primary && !dr_is_fenced() ?
+				Min(next_summary, next_history) : next_summary;
 
 			wake = Min(wake, Max(catalog_due, catalog_retry_at));
 			if (primary)
