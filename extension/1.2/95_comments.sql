@@ -30,7 +30,7 @@ COMMENT ON FUNCTION dr_objective(text) IS
 
 -- Promotion and fencing (extension/1.0/40_promotion.sql)
 COMMENT ON FUNCTION dr_set_fence(boolean) IS
-'Internal (behind dr_fence() and dr_unfence()): set or lift the write fence durably ($PGDATA/pg_tensafe_dr/fenced); returns whether the node was fenced before.';
+'Internal (behind dr_fence() and dr_unfence()): set or lift the write fence durably ($PGDATA/pg_tensafe_dr/fenced); setting it waits for the commits in flight and flushes the WAL, and leaves the calling transaction able to commit; returns whether the node was fenced before.';
 
 -- Backups and artifacts (extension/1.0/50_backups.sql)
 COMMENT ON FUNCTION dr_backup_problems_json(dr_backup_verification) IS

@@ -41,6 +41,7 @@ dr_shmem_request(void)
 {
 	RequestAddinShmemSpace(MAXALIGN(sizeof(DrSharedState)) + dr_journal_shmem_size());
 	RequestAddinShmemSpace(dr_progress_shmem_size());	/* backup verification */
+	RequestAddinShmemSpace(dr_fence_shmem_size());	/* commits in flight */
 	RequestNamedLWLockTranche(DR_LWLOCK_TRANCHE, DR_LWLOCKS);
 }
 
@@ -73,6 +74,7 @@ dr_shmem_startup(void)
 	}
 	dr_journal_shmem_init(&locks[DR_LWLOCK_JOURNAL].lock);
 	dr_progress_shmem_init(&locks[DR_LWLOCK_PROGRESS].lock);
+	dr_fence_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

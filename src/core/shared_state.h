@@ -13,7 +13,10 @@
  *	  and the notifier clear (wakeup.c);
  *	- fenced, written under the lock (by dr_set_fence() only, after the
  *	  fence file is durable: fence.c) but read without it by the executor
- *	  hooks and dr_status(): a bool is read atomically.
+ *	  hooks, the commit check and dr_status(): a bool is read atomically;
+ *	  fence.c orders it against its committing[] slots (atomics in a
+ *	  segment of their own, each written by its backend) with full
+ *	  memory barriers.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
  *	RPO state, catalog and backup summaries, its pid and latch, the last
  *	contact -- after its file is durable, never while writing it -- and the

@@ -18,8 +18,8 @@
  *	  (heartbeat.c);
  *	- where the extension exists, the catalog work (catalog_pass) when
  *	  there is some, each step in a short transaction of its own: on a
- *	  primary, journal
- *	  entries to flush into dr_event_log (looked at every sample) or lag
+ *	  primary that is not fenced (a fenced node commits no write, ours
+ *	  included: fence.c), journal entries to flush into dr_event_log (looked at every sample) or lag
  *	  history due (every tensafe_dr.history_interval: sample and prune); on
  *	  every node, dr_status()'s summary (open incident, last event, newest
  *	  verified backup) to refresh: on a primary at once when woken by a
@@ -77,6 +77,7 @@
 #include "bgw.h"
 #include "contact.h"
 #include "events.h"
+#include "fence.h"
 #include "guc.h"
 #include "heartbeat.h"
 #include "journal.h"
@@ -473,20 +474,21 @@ catalog_step(int step)
 
 /*
  * catalog_pass
- *		The catalog steps due now, each in its own transaction: on a primary
- *		the flush (when entries are pending) and the history (when due), on
- *		every node the persisted WAL positions (when due) and the summary.  Returns the DR_STEP_* bits of the steps that
- *		failed (0: all done).  Called with no transaction open, in the
- *		pass's memory context.
+ *		The catalog steps due now, each in its own transaction: on a
+ *		writable node (a primary, not fenced) the flush (when entries are
+ *		pending) and the history (when due); on every node the persisted WAL
+ *		positions (when due) and the summary.  Returns the DR_STEP_* bits of
+ *		the steps that failed (0: all done).  Called with no transaction
+ *		open, in the pass's memory context.
  */
 static int
-catalog_pass(bool primary, bool history_due, bool positions_due)
+catalog_pass(bool writable, bool history_due, bool positions_due)
 {
 	int			failed = 0;
 
-	if (primary && dr_journal_pending_count() > 0 && !catalog_step(DR_STEP_FLUSH))
+	if (writable && dr_journal_pending_count() > 0 && !catalog_step(DR_STEP_FLUSH))
 		failed |= DR_STEP_FLUSH;
-	if (primary && history_due && !catalog_step(DR_STEP_HISTORY))
+	if (writable && history_due && !catalog_step(DR_STEP_HISTORY))
 		failed |= DR_STEP_HISTORY;
 	if (positions_due && !catalog_step(DR_STEP_POSITIONS))
 		failed |= DR_STEP_POSITIONS;
@@ -508,7 +510,8 @@ catalog_work_due(bool primary, bool history_due, bool positions_due, TimestampTz
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0 || positions_due)
 		return true;
 	if (primary)
-		return history_due || dr_journal_pending_count() > 0 || now >= next_summary;
+		return history_due || now >= next_summary ||
+			(!dr_is_fenced() && dr_journal_pending_count() > 0);
 	if (now < next_summary)
 		return false;
 	/* standby: only what replay changed can have changed the summary */
@@ -593,13 +596,14 @@ dr_worker_main(Datum main_arg)
 		if (have_extension && now >= catalog_retry_at)
 		{
 			bool		primary = !RecoveryInProgress();
-			bool		history_due = primary && now >= next_history;
+			bool		writable = primary && !dr_is_fenced();
+			bool		history_due = writable && now >= next_history;
 			bool		positions_due = now >= next_positions;
 
 			if (catalog_work_due(primary, history_due, positions_due, now, next_summary,
 								 &replayed_xact))
 			{
-				int			failed = catalog_pass(primary, history_due, positions_due);
+				int			failed = catalog_pass(writable, history_due, positions_due);
 
 				/* what succeeded is done; what failed is retried later */
 				if (!(failed & DR_STEP_SUMMARY))
@@ -631,7 +635,9 @@ dr_worker_main(Datum main_arg)
 		if (have_extension)
 		{
 			bool		primary = !RecoveryInProgress();
-			TimestampTz catalog_due = primary ? Min(next_summary, next_history) : next_summary;
+			/* a fenced primary samples no history (catalog_pass) */
+			TimestampTz catalog_due = primary && !dr_is_fenced() ?
+				Min(next_summary, next_history) : next_summary;
 
 			catalog_due = Min(catalog_due, next_positions);
 

@@ -1,24 +1,51 @@
 /*-------------------------------------------------------------------------
  *
  * fence.c
- *	  Write fencing for failback (runbook 3.2 "stop writes in DR"): while a
- *	  node is fenced, every statement of every client backend runs as in a
- *	  read-only transaction, so writes fail with SQLSTATE 25006 and reads go
- *	  on.  Background processes (autovacuum, our worker) are not fenced.
+ *	  Write fencing for failback (runbook 3.2 "stop writes in DR, wait for
+ *	  final sync"): while a node is fenced, no transaction that wrote commits
+ *	  on it, whatever door the write came through, and every statement of a
+ *	  client runs as in a read-only transaction.  Once dr_fence() has
+ *	  returned, the node's WAL holds its last commit: the flush position
+ *	  FENCED records lies past every other commit that will ever happen
+ *	  here (until dr_unfence()), so a standby that has replayed it holds
+ *	  every write the fenced node acknowledged.
  *
- * How: the executor and utility hooks set XactReadOnly before PostgreSQL's
- * own read-only checks run, which then refuse INSERT/UPDATE/DELETE/DDL/COPY
- * FROM/nextval() exactly as in a READ ONLY transaction.  The flag lives in
- * shared memory (DrShared->fenced) and in the file pg_tensafe_dr/fenced, so
- * a fence survives a restart (shared_state.c reads the file when shared
- * memory is set up).  The file holds the data directory's identity, so a
- * copy of it (pg_basebackup, rsync, pg_rewind) does not fence the node it
- * was copied to (dr_fence_file_is_ours()).  dr_unfence() lifts it for its own transaction too.
+ * Two layers:
+ *	- The barrier (what makes the fence complete): an XactCallback refuses
+ *	  PRE_COMMIT and PRE_PREPARE (SQLSTATE 25006) of every transaction that
+ *	  has a top-level xid -- any write, through the executor, libpq's
+ *	  fast-path large-object calls, a replication=database connection, COPY,
+ *	  DDL, a background worker (pg_cron, a subscription's apply worker) --
+ *	  and the utility hook refuses COMMIT PREPARED, whose own transaction
+ *	  has no xid (it is given one here so dr_fence() waits for it: below;
+ *	  the price, fenced or not, is an xid and an empty commit record per
+ *	  COMMIT PREPARED).
+ *	  Not refused: autovacuum (PostgreSQL's maintenance, no client data;
+ *	  its ANALYZE may commit statistics after the fence), and the one
+ *	  transaction that set the fence (dr_fence()'s, which records FENCED:
+ *	  the last commit).  A transaction that wrote only temporary or
+ *	  unlogged tables, or took an xid without writing (txid_current(),
+ *	  SELECT ... FOR UPDATE), has an xid too and is refused as well: one
+ *	  rule, no exceptions to reason about.
+ *	- Early refusal: the executor and utility hooks set XactReadOnly before
+ *	  PostgreSQL's own read-only checks run, which then refuse
+ *	  INSERT/UPDATE/DELETE/DDL/COPY FROM/nextval() exactly as in a READ ONLY
+ *	  transaction, in client backends, walsenders (replication=database) and
+ *	  background workers.  It also makes dr_can_write() false, so events
+ *	  recorded on a fenced node go to the journal.  Our own worker and
+ *	  notifier treat a fenced node as one that cannot write: no journal
+ *	  flush, no lag history, deliveries from the journal (worker.c,
+ *	  notifier.c); their heartbeat is a non-transactional WAL message and
+ *	  goes on, so standbys keep hearing from the node.
+ *
+ * The flag lives in shared memory (DrShared->fenced) and in the file
+ * pg_tensafe_dr/fenced, so a fence survives a restart (shared_state.c reads
+ * the file when shared memory is set up).  The file holds the data
+ * directory's identity, so a copy of it (pg_basebackup, rsync, pg_rewind)
+ * does not fence the node it was copied to (dr_fence_file_is_ours()).
+ * dr_unfence() lifts it for its own transaction too.
  *
  * Locking and ordering:
- *	- The flag is read without any lock (the executor hooks, dr_status()):
- *	  a bool is read atomically, and a statement racing dr_fence() may go
- *	  either way.
  *	- Changes are serialized by the fence lock, a transaction-level
  *	  heavyweight lock of our own (an advisory lock tag in a class no SQL
  *	  advisory function can name, valid on a standby too), held by
@@ -29,6 +56,24 @@
  *	  fsync), first, holding only the fence lock; only then is the flag
  *	  published, under DrShared->lock held for that one store.  No file I/O
  *	  happens under DrShared->lock.
+ *	- Commits in flight: a transaction that passed its PRE_COMMIT check
+ *	  just before the flag was published may still commit after it.  So
+ *	  each committing backend first publishes its xid in its slot of
+ *	  committing[] (one per PGPROC, written only by its owner, atomics),
+ *	  then (full barrier) reads the flag; dr_set_fence() publishes the flag,
+ *	  then (full barrier) reads every slot and waits for each xid found to
+ *	  end (XactLockTableWait).  One of the two sees the other's store: a
+ *	  committer either is refused or is waited for.  A slot is cleared at
+ *	  COMMIT, ABORT and PREPARE; one left behind by a backend that died is
+ *	  harmless (waiting for an ended xid returns at once).  Only
+ *	  transactions between PRE_COMMIT and their end are waited for, so a
+ *	  writer idle in its transaction does not hold dr_fence() up (its COMMIT
+ *	  will be refused); a commit waiting for a synchronous standby does.
+ *	  Only then does dr_set_fence() flush the WAL up to its insert
+ *	  position, so pg_current_wal_flush_lsn() is past every commit.
+ *	- The flag is read without DrShared->lock (the hooks, the commit check,
+ *	  dr_status()): a bool is read atomically; a statement racing dr_fence()
+ *	  may start either way, its commit is decided by the rule above.
  *	Why that is crash-safe: the flag never shows a state the disk does not
  *	hold yet, so once dr_fence() or dr_unfence() has returned, a crash or
  *	restart finds the same state.  A crash between the two steps leaves the
@@ -37,7 +82,9 @@
  *	a fence being lifted comes back unfenced (the lift was wanted).  An
  *	error in the file step leaves the flag as it was (a fence file created
  *	but not made durable may still fence the node at its next start: the
- *	safe side).
+ *	safe side).  A dr_fence() cancelled while it waits for commits in
+ *	flight leaves the node fenced (the safe side) without a FENCED event;
+ *	dr_status().fenced shows it.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,9 +98,12 @@
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/fd.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
 #include "tcop/utility.h"
 
 #include "fence.h"
@@ -80,19 +130,129 @@ static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 /* local transaction in which this backend forced read-only, if any */
 static LocalTransactionId forced_in_lxid = InvalidLocalTransactionId;
 
+/* local transaction that set the fence (dr_fence()'s): not fenced itself */
+static LocalTransactionId setter_lxid = InvalidLocalTransactionId;
+
+/*
+ * committing[pgprocno]: the xid of the transaction that backend is
+ * committing (between its commit check and its end), else invalid.  See the
+ * header for the protocol.  NULL when the library was not preloaded.
+ */
+static pg_atomic_uint32 *committing = NULL;
+static int	n_committing = 0;
+
 bool
 dr_is_fenced(void)
 {
 	return DrShared != NULL && DrShared->fenced;
 }
 
+/*
+ * dr_fence_shmem_size / dr_fence_shmem_init
+ *		The committing[] slots, one per backend PGPROC (MaxBackends:
+ *		auxiliary processes and prepared transactions never run a commit
+ *		check).  Init from shmem_startup_hook, holding AddinShmemInitLock.
+ */
+Size
+dr_fence_shmem_size(void)
+{
+	return MAXALIGN(mul_size(MaxBackends, sizeof(pg_atomic_uint32)));
+}
+
+void
+dr_fence_shmem_init(void)
+{
+	bool		found;
+	int			i;
+
+	committing = ShmemInitStruct("tensafe_dr fence", dr_fence_shmem_size(), &found);
+	n_committing = MaxBackends;
+	if (!found)
+		for (i = 0; i < n_committing; i++)
+			pg_atomic_init_u32(&committing[i], InvalidTransactionId);
+}
+
+/* Whether this process and transaction are subject to the fence at all. */
+static bool
+fence_applies(void)
+{
+	if (DrShared == NULL || MyProc == NULL)
+		return false;
+	/* autovacuum: PostgreSQL's own maintenance, no client data (header) */
+	if (MyBackendType == B_AUTOVAC_WORKER || MyBackendType == B_AUTOVAC_LAUNCHER)
+		return false;
+	return setter_lxid != MyProc->lxid;
+}
+
 static void
 apply_fence(void)
 {
-	if (MyBackendType == B_BACKEND && dr_is_fenced() && !XactReadOnly)
+	if ((MyBackendType == B_BACKEND || MyBackendType == B_WAL_SENDER ||
+		 MyBackendType == B_BG_WORKER) &&
+		dr_is_fenced() && !XactReadOnly && fence_applies())
 	{
 		XactReadOnly = true;
 		forced_in_lxid = MyProc->lxid;
+	}
+}
+
+/*
+ * announce_commit
+ *		Publish that this backend is about to commit 'xid', then read the
+ *		flag (the order matters: see the header).  Returns whether fenced.
+ */
+static bool
+announce_commit(TransactionId xid)
+{
+	if (committing == NULL || MyProc->pgprocno >= n_committing)
+		elog(ERROR, "tensafe_dr: no commit slot for this process");
+	pg_atomic_write_u32(&committing[MyProc->pgprocno], xid);
+	pg_memory_barrier();
+	return dr_is_fenced();
+}
+
+static void
+withdraw_commit(void)
+{
+	if (committing != NULL && MyProc != NULL && MyProc->pgprocno < n_committing &&
+		pg_atomic_read_u32(&committing[MyProc->pgprocno]) != InvalidTransactionId)
+		pg_atomic_write_u32(&committing[MyProc->pgprocno], InvalidTransactionId);
+}
+
+/*
+ * fence_xact_callback
+ *		The barrier: refuse to commit or prepare a transaction that has an
+ *		xid while fenced.  PARALLEL_PRE_COMMIT is a parallel worker's end,
+ *		not a commit (its leader's PRE_COMMIT decides), so it is let by.
+ */
+static void
+fence_xact_callback(XactEvent event, void *arg)
+{
+	TransactionId xid;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			xid = GetTopTransactionIdIfAny();
+			if (!TransactionIdIsValid(xid) || !fence_applies())
+				return;
+			if (announce_commit(xid))
+				ereport(ERROR,
+						(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+						 event == XACT_EVENT_PRE_COMMIT ?
+						 errmsg("cannot commit a transaction that wrote while this node is fenced") :
+						 errmsg("cannot prepare a transaction that wrote while this node is fenced"),
+						 errdetail("The node was fenced with dr_fence(): no transaction that wrote commits on it, and this one has been rolled back."),
+						 errhint("Write on the node that is to take over, or lift the fence with dr_unfence().")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			withdraw_commit();
+			break;
+		default:
+			break;
 	}
 }
 
@@ -106,15 +266,39 @@ fence_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/*
+ * refuse_commit_prepared
+ *		COMMIT PREPARED writes the prepared transaction's commit record
+ *		during the statement, from a transaction that has no xid of its own,
+ *		so the commit check cannot see it: check here, after taking an xid
+ *		and announcing it, so that a dr_fence() racing us waits for our end.
+ */
+static void
+refuse_commit_prepared(TransactionStmt *stmt)
+{
+	if (stmt->kind != TRANS_STMT_COMMIT_PREPARED || !fence_applies() ||
+		RecoveryInProgress())
+		return;
+	if (announce_commit(GetTopTransactionId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot commit prepared transaction \"%s\" while this node is fenced",
+						stmt->gid),
+				 errdetail("The node was fenced with dr_fence(): no transaction that wrote commits on it."),
+				 errhint("Use ROLLBACK PREPARED, or lift the fence with dr_unfence().")));
+}
+
 static void
 fence_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 bool readOnlyTree, ProcessUtilityContext context,
 					 ParamListInfo params, QueryEnvironment *queryEnv,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
-	/* transaction control must keep working, or nobody could COMMIT */
+	/* transaction control must keep working, or nobody could ROLLBACK */
 	if (nodeTag(pstmt->utilityStmt) != T_TransactionStmt)
 		apply_fence();
+	else
+		refuse_commit_prepared((TransactionStmt *) pstmt->utilityStmt);
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 							params, queryEnv, dest, qc);
@@ -130,6 +314,32 @@ dr_install_fence_hooks(void)
 	ExecutorStart_hook = fence_ExecutorStart;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = fence_ProcessUtility;
+	RegisterXactCallback(fence_xact_callback, NULL);
+}
+
+/*
+ * wait_for_commits_in_flight
+ *		After the flag was published: wait until every transaction that
+ *		passed its commit check before it has ended (see the header).
+ *		Interruptible.  The caller holds the fence lock, which no committer
+ *		waits for, so this cannot deadlock.
+ */
+static void
+wait_for_commits_in_flight(void)
+{
+	int			i;
+
+	if (committing == NULL)
+		return;
+	pg_memory_barrier();
+	for (i = 0; i < n_committing; i++)
+	{
+		TransactionId xid = pg_atomic_read_u32(&committing[i]);
+
+		if (i == MyProc->pgprocno || !TransactionIdIsValid(xid))
+			continue;
+		XactLockTableWait(xid, NULL, NULL, XLTW_None);
+	}
 }
 
 /*
@@ -202,7 +412,10 @@ make_fence_durable(bool on)
  *		Internal (behind dr_fence()/dr_unfence()): set or lift the fence,
  *		durably (file first, then the flag: see the header); returns
  *		whether the node was fenced before.  Takes the fence lock until the
- *		end of the calling transaction.
+ *		end of the calling transaction.  Setting it also waits for the
+ *		commits in flight and flushes the WAL, and leaves the calling
+ *		transaction unfenced, so that dr_fence() can insert FENCED as the
+ *		node's last commit.
  */
 Datum
 dr_set_fence(PG_FUNCTION_ARGS)
@@ -225,9 +438,19 @@ dr_set_fence(PG_FUNCTION_ARGS)
 	if (on != was)
 	{
 		make_fence_durable(on);
+		/* the setter's own transaction records FENCED: the last commit */
+		if (on)
+			setter_lxid = MyProc->lxid;
 		LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
 		DrShared->fenced = on;
 		LWLockRelease(DrShared->lock);
+		if (on)
+		{
+			wait_for_commits_in_flight();
+			/* every commit is in the WAL now: make it all durable */
+			if (!RecoveryInProgress())
+				XLogFlush(GetXLogInsertEndRecPtr());
+		}
 	}
 
 	if (!on && forced_in_lxid == MyProc->lxid && !DefaultXactReadOnly &&

@@ -14,7 +14,8 @@
  *	   jitter, give up after webhook_max_attempts / webhook_max_age);
  *	3. every few seconds, dr_notify_housekeeping(): incident updates and
  *	   escalations, which are events and so reach the outbox themselves.
- * On a standby, which cannot write an outbox, it delivers the journal's
+ * On a standby, or a fenced primary (which commits no write: fence.c),
+ * which cannot write an outbox, it delivers the journal's
  * pending events (dr_journal_deliveries()) and remembers what it delivered
  * in the delivered log (delivered_log.c), which the outbox trigger consults
  * when the journal is flushed after a promotion: nothing is sent twice under
@@ -55,6 +56,7 @@
 
 #include "bgw.h"
 #include "delivered_log.h"
+#include "fence.h"
 #include "guc.h"
 #include "notifier.h"
 #include "retry_policy.h"
@@ -407,7 +409,8 @@ dr_notifier_main(Datum main_arg)
 		TimestampTz now;
 		TimestampTz wake;
 		bool		woken;
-		bool		primary = !RecoveryInProgress();
+		/* a fenced primary delivers as a standby does (header) */
+		bool		primary = !RecoveryInProgress() && !dr_is_fenced();
 
 		if (dr_bgw_pass_start())
 			next_look = next_housekeeping = 0;

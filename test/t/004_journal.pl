@@ -89,15 +89,19 @@ is(count_of($standby, 'STANDBY_NOTE_1') . count_of($standby, 'STANDBY_NOTE_2'), 
 # and the flushed mark.  The one-shot test hook PANICs the server there.
 ###############################################################################
 my $journal_dir = $standby->data_dir . '/pg_tensafe_dr';
-$standby->safe_psql('postgres', q{SELECT dr_fence('journal crash test')});
+# Events are journalled on this (promoted) node by read-only transactions
+# (dr_can_write() is false there).  Not by fencing it: a fenced node commits
+# no write, the worker's flush included, so it keeps its journal until it
+# is unfenced (020_fence_barrier).
+my $ro = 'SET default_transaction_read_only = on;';
 for my $point ('flush_before_commit', 'flush_after_commit')
 {
 	my $type = uc("CRASH_PROBE_$point");
 	my $offset = -s $standby->logfile;
 	open my $fh, '>', "$journal_dir/crash_at_$point" or die $!;
 	close $fh;
-	# fenced: recorded in the journal; the worker's flush hits the crash point
-	$standby->psql('postgres', "SELECT dr_record_event('$type', '{}')");
+	# read-only: recorded in the journal; the worker's flush hits the crash point
+	$standby->psql('postgres', "$ro SELECT dr_record_event('$type', '{}')");
 	ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = '$type'", '1', 60),
 		"$point: the event reached dr_event_log after the crash");
 	ok($standby->log_contains("test crash at $point", $offset), "$point: the server did crash there");
@@ -106,7 +110,6 @@ for my $point ('flush_before_commit', 'flush_after_commit')
 		"$point: nothing left pending");
 	is(count_of($standby, $type), 1, "$point: exactly one row, no duplicate");
 }
-$standby->safe_psql('postgres', 'SELECT dr_unfence()');
 is($standby->safe_psql('postgres',
 	"SELECT count(*) FROM (SELECT origin_journal, origin_seq FROM dr_event_log WHERE origin_seq IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d"),
 	'0', 'no journal entry appears twice anywhere');
@@ -114,8 +117,7 @@ is($standby->safe_psql('postgres',
 ###############################################################################
 # A torn tail (crash while appending) is ignored, and the journal goes on.
 ###############################################################################
-$standby->safe_psql('postgres', q{SELECT dr_fence('torn tail test')});
-$standby->safe_psql('postgres', q{SELECT dr_record_event('BEFORE_TEAR', '{}')});
+$standby->safe_psql('postgres', qq{$ro SELECT dr_record_event('BEFORE_TEAR', '{}')});
 $standby->stop('immediate');
 open my $jf, '>>', "$journal_dir/journal" or die $!;
 binmode $jf;
@@ -125,18 +127,16 @@ $standby->start;
 ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'BEFORE_TEAR'", '1', 30),
 	'events before the torn tail are flushed');
 ok($standby->log_contains('ignored a torn or corrupt tail'), 'the torn tail was reported');
-$standby->safe_psql('postgres', q{SELECT dr_record_event('AFTER_TEAR', '{}')});
+$standby->safe_psql('postgres', qq{$ro SELECT dr_record_event('AFTER_TEAR', '{}')});
 ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'AFTER_TEAR'", '1', 30),
 	'the journal keeps working after a torn tail');
-$standby->safe_psql('postgres', 'SELECT dr_unfence()');
 
 ###############################################################################
 # Growth: a fully flushed journal past 1 MB is compacted, and sequence
 # numbers go on (a restarted sequence would collide with flushed rows).
 ###############################################################################
-$standby->safe_psql('postgres', q{SELECT dr_fence('compaction test')});
 $standby->safe_psql('postgres',
-	q{SELECT count(dr_record_event('BULK', jsonb_build_object('pad', repeat('x', 2000)))) FROM generate_series(1, 600)});
+	qq{$ro SELECT count(dr_record_event('BULK', jsonb_build_object('pad', repeat('x', 2000)))) FROM generate_series(1, 600)});
 ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'BULK'", '600', 60),
 	'600 journalled events flushed');
 ok(defined wait_until($standby, "SELECT pending_events FROM dr_status()", '0', 30), 'nothing pending');
@@ -144,12 +144,11 @@ cmp_ok(-s "$journal_dir/journal", '<', 4096, 'journal compacted after the flush 
 my $max_seq = $standby->safe_psql('postgres',
 	"SELECT max(origin_seq) FROM dr_event_log WHERE origin_journal = (SELECT DISTINCT journal_id FROM dr_journal_entries() UNION SELECT origin_journal FROM dr_event_log WHERE event_type = 'BULK' LIMIT 1)");
 $standby->restart;
-$standby->safe_psql('postgres', q{SELECT dr_record_event('AFTER_COMPACTION', '{}')});
+$standby->safe_psql('postgres', qq{$ro SELECT dr_record_event('AFTER_COMPACTION', '{}')});
 ok(defined wait_until($standby, "SELECT count(*) FROM dr_event_log WHERE event_type = 'AFTER_COMPACTION'", '1', 30),
 	'an event after compaction and restart reaches the table');
 is($standby->safe_psql('postgres', "SELECT origin_seq FROM dr_event_log WHERE event_type = 'AFTER_COMPACTION'"),
 	$max_seq + 1, "its sequence number follows on ($max_seq + 1)");
-$standby->safe_psql('postgres', 'SELECT dr_unfence()');
 
 $standby->stop;
 done_testing();
