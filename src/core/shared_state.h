@@ -15,7 +15,7 @@
  *	  fence file is durable: fence.c) but read without it by the executor
  *	  hooks and dr_status(): a bool is read atomically.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch), the
+ *	RPO state, synchronous replication state, catalog and backup summaries, its pid and latch), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
  *	binary search of the ring, at most the whole ring (dr_samples(),
@@ -87,6 +87,25 @@ typedef struct DrSample
 	int8		receiver_state; /* WalRcvState or DR_RECEIVER_NONE */
 } DrSample;
 
+/*
+ * Synchronous replication as the primary's worker last saw it (sync_stall.c).
+ * Written by the worker only, read by dr_status() and dr_sync_status(),
+ * both under DrShared->lock.
+ */
+#define DR_SYNC_MISSING_LEN 128
+typedef struct DrSyncState
+{
+	TimestampTz sampled_at;		/* 0: not sampled (a standby, or no worker) */
+	int			waiting;		/* backends waiting for a synchronous standby */
+	TimestampTz waiting_since;	/* sample that first saw the current wait */
+	XLogRecPtr	released[3];	/* WalSndCtl->lsn[] at the last sample */
+	int			required;		/* standbys the configuration needs, 0: none */
+	int			available;		/* of them, streaming now */
+	char		missing[DR_SYNC_MISSING_LEN];	/* named ones not streaming */
+	bool		stall_recorded; /* SYNC_STALL journalled, SYNC_RESUMED not yet */
+	TimestampTz stall_since;	/* waiting_since of the recorded stall */
+} DrSyncState;
+
 typedef struct DrSharedState
 {
 	LWLock	   *lock;
@@ -131,6 +150,8 @@ typedef struct DrSharedState
 	char		last_event[96];	/* "EVENT_TYPE at <time>", empty if none */
 	TimestampTz newest_backup_at;	/* stop time of the newest verified
 									 * backup in dr_backups, 0 if none */
+
+	DrSyncState sync;			/* synchronous replication (sync_stall.c) */
 
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
