@@ -26,8 +26,9 @@
  * journal, fsync'd before the call returns: journal.c), so no commit waits.
  *
  * What it means for durability, the same on every node: a DR record is
- * durable on the node that recorded it (its commit record, or its journal
- * entry, is flushed to this node's disk before the call returns) and
+ * durable on the node that recorded it when its commit returns (the commit
+ * record is flushed to this node's disk), a journalled one when the call
+ * returns (the entry is fsync'd), and
  * reaches the standbys asynchronously, like any WAL, as soon as one is
  * streaming.  It is not confirmed by a synchronous standby even when one
  * is healthy.  The rule covers the caller's whole transaction: writes of
