@@ -35,8 +35,8 @@ my $prompt_s = 2;    # "within a second or two"
 my $primary = new_primary('ss_primary',
 	"tensafe_dr.sync_stall_threshold = '${threshold_s}s'\n");
 $primary->safe_psql('postgres', 'CREATE TABLE t (id int)');
-my $standby = new_standby($primary, 'ss_standby',
-	"primary_conninfo = '" . $primary->connstr . " application_name=ss'\n");
+# the standby's application_name is its cluster_name, the node's name: ss
+my $standby = new_standby($primary, 'ss');
 $primary->append_conf('postgresql.conf', "synchronous_standby_names = 'ss'\n");
 $primary->reload;
 ok(defined wait_until($primary,
