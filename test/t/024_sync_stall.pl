@@ -77,7 +77,10 @@ sub stall
 	my $waited = wait_until($primary,
 		"SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", '1', 30);
 	ok(defined $waited, "writer $value waits for the synchronous standby");
-	return ($h, time, \$out, \$err);
+	# when its commit began to wait, by the server's clock (within its statement)
+	my $since = $primary->safe_psql('postgres',
+		"SELECT query_start FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+	return ($h, $since, \$out, \$err);
 }
 
 # Wait for the background writer to finish (bounded); its output.
@@ -154,9 +157,12 @@ my $limit = $threshold_s + $sample_s + 1;
 my $seen = wait_until($primary, "SELECT count(*) > 0 FROM dr_events WHERE event_type = 'SYNC_STALL'",
 	't', 30);
 ok(defined $seen, 'SYNC_STALL recorded');
-my $stall_after = time - $waiting_at;
-diag(sprintf('SYNC_STALL seen %.3f s after the writer was seen waiting (limit %d s)', $stall_after, $limit));
+my $stall_after = $primary->safe_psql('postgres',
+	"SELECT extract(epoch FROM occurred_at - '$waiting_at'::timestamptz) FROM dr_events WHERE event_type = 'SYNC_STALL'");
+diag(sprintf('SYNC_STALL recorded %.3f s after the writer began to wait (threshold %d s, limit %d s)',
+	$stall_after, $threshold_s, $limit));
 cmp_ok($stall_after, '<=', $limit, 'SYNC_STALL within the threshold plus one sample');
+cmp_ok($stall_after, '>=', $threshold_s, 'and not before the threshold');
 my $st = status_of($primary);
 like($st->{state_reason},
 	qr/^synchronous replication stalled: 1 backend waiting for a synchronous standby since .*, missing: ss \(0 of 1 needed streaming\); no standby attached/,
@@ -180,6 +186,23 @@ like($primary->safe_psql('postgres', 'SELECT dr_metrics()'), qr/^tensafe_dr_sync
 
 # Resolve during the stall too
 timed('dr_resolve', "SELECT rto_state FROM dr_resolve($inc, 'standby back')");
+
+# The stall is real: a plain commit hangs (3 s) until cancelled, which
+# commits it locally with PostgreSQL's warning.  The wait continues: the
+# cancel does not end the stall.
+{
+	my ($ret, $out, $err) = $primary->psql('postgres', 'INSERT INTO t VALUES (7)',
+		timeout => 3, timed_out => \my $timed_out);
+	ok($timed_out, 'a plain commit hangs meanwhile (3 s)');
+	$primary->safe_psql('postgres',
+		q{SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'INSERT INTO t VALUES (7)' AND wait_event = 'SyncRep'});
+	ok(defined wait_until($primary, q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'}, '1', 10),
+		'the cancelled commit no longer waits');
+	like(slurp_file($primary->logfile), qr/canceling wait for synchronous replication/,
+		'PostgreSQL says it cancelled the wait');
+	is($primary->safe_psql('postgres', 'SELECT stalled FROM dr_sync_status()'), 't',
+		'still stalled: the first writer waits on');
+}
 
 # The standby returns
 $standby->start;
@@ -234,8 +257,8 @@ is($primary->safe_psql('postgres', q{
 	'DRILL_STARTED=1 DR_ACKNOWLEDGED=1 DR_COMPLETE=1 DR_INITIATED=2 FENCED=1 SYNC_RESUMED=2 SYNC_STALL=2 UNFENCED=1 patroni.on_role_change=1 sync.fenced=1 sync.test=1',
 	'every event once');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM dr_incidents'), '2', 'two incidents, once each');
-is($primary->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM t'), '42,43',
-	"both writers' rows, once each");
+is($primary->safe_psql('postgres', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM t'), '7,42,43',
+	"every writer's row, once each");
 
 ###############################################################################
 # The alert rule: valid, and fires on a stall (promtool's rule unit test).
