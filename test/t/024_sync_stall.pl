@@ -69,6 +69,13 @@ sub stall
 {
 	my ($value) = @_;
 	$standby->stop('immediate');
+	# before anything waits: no synchronous standby can be had, and who is missing
+	ok(defined wait_until($primary,
+			q{SELECT state_reason LIKE 'no synchronous standby available: 0 of 1 needed streaming, missing: ss; commits that wait for one will stall; %' FROM dr_status()},
+			't', 10),
+		'state_reason: no synchronous standby available, ss missing (nothing waits yet)');
+	is($primary->safe_psql('postgres', 'SELECT waiting_backends, stalled, missing_standbys FROM dr_sync_status()'),
+		'0|f|{ss}', 'dr_sync_status(): nothing waits, not stalled, ss missing');
 	my ($in, $out, $err) = ('', '', '');
 	my $h = IPC::Run::start(
 		[ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $primary->connstr('postgres'),
