@@ -149,6 +149,9 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('view dr_notification_status',                            'dr_monitor', 'none'),
 -- 1.1: wake-ups on commit (a trigger function: callable by no one directly)
 ('function dr_wake_on_commit()',                            'none',       'none'),
+-- 1.2: synchronous replication (extension/1.2/90_sync.sql; a trigger function)
+('function dr_commit_locally_trigger()',                    'none',       'none'),
+('function dr_sync_status()',                               'dr_monitor', 'none'),
 -- 1.1: Prometheus metrics
 ('view dr_metric_families',                                  'dr_monitor', 'none'),
 ('function dr_metrics()',                                   'dr_monitor', 'none'),

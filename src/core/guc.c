@@ -45,6 +45,7 @@ int			dr_history_interval_s = 60;
 int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
 int			dr_position_retention_s = 30 * 24 * 3600;
+int			dr_sync_stall_threshold_ms = 5000;
 
 static bool dr_gucs_defined = false;
 
@@ -205,6 +206,11 @@ dr_define_gucs(void)
 							"How long dr_wal_positions keeps the primary's WAL-position samples that map times to LSNs for point-in-time recovery.",
 							NULL, &dr_position_retention_s, 30 * 24 * 3600, 60, 3660 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, check_position_retention, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.sync_stall_threshold",
+							"How long backends must have waited for a synchronous standby before the primary reports a write stall (dr_status(), a SYNC_STALL event).",
+							"A wait lasts while commits wait and no synchronous standby confirms anything; the worker looks at every sample.",
+							&dr_sync_stall_threshold_ms, 5000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */

@@ -18,8 +18,8 @@
  *	  segment of their own, each written by its backend) with full
  *	  memory barriers.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch, the last
- *	contact -- after its file is durable, never while writing it -- and the
+ *	RPO state, catalog and backup summaries, its pid and latch, synchronous replication
+ *	state, the last contact -- after its file is durable, never while writing it -- and the
  *	dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
@@ -105,6 +105,25 @@ typedef struct DrDate
 	TimestampTz at;
 } DrDate;
 
+/*
+ * Synchronous replication as the primary's worker last saw it (sync_stall.c).
+ * Written by the worker only, read by dr_status() and dr_sync_status(),
+ * both under DrShared->lock.
+ */
+#define DR_SYNC_MISSING_LEN 128
+typedef struct DrSyncState
+{
+	TimestampTz sampled_at;		/* 0: not sampled (a standby, or no worker) */
+	int			waiting;		/* backends waiting for a synchronous standby */
+	TimestampTz waiting_since;	/* sample that first saw the current wait */
+	XLogRecPtr	released[3];	/* WalSndCtl->lsn[] at the last sample */
+	int			required;		/* standbys the configuration needs, 0: none */
+	int			available;		/* of them, streaming now */
+	char		missing[DR_SYNC_MISSING_LEN];	/* named ones not streaming */
+	bool		stall_recorded; /* SYNC_STALL journalled, SYNC_RESUMED not yet */
+	TimestampTz stall_since;	/* waiting_since of the recorded stall */
+} DrSyncState;
+
 typedef struct DrSharedState
 {
 	LWLock	   *lock;
@@ -166,6 +185,9 @@ typedef struct DrSharedState
 	DrDate		positions[DR_DATES_SIZE];
 	uint64		heartbeats_found;	/* ring: next slot is % DR_DATES_SIZE */
 	DrDate		heartbeats[DR_DATES_SIZE];
+
+/*
+	DrSyncState sync;			/* synchronous replication (sync_stall.c) */
 
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;

@@ -12,7 +12,9 @@
  *	  shared memory only),
  *	  and, once the extension exists, an RPO_WARNING / RPO_BREACH /
  *	  RPO_RECOVERED / RPO_UNKNOWN event into the journal when the node's
- *	  rpo_state changed;
+ *	  rpo_state changed; on a primary, the backends waiting for a
+ *	  synchronous standby, and SYNC_STALL / SYNC_RESUMED into the journal
+ *	  when a write stall begins or ends (sync_stall.c);
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
@@ -85,6 +87,7 @@
 #include "node_state.h"
 #include "sampler.h"
 #include "shared_state.h"
+#include "sync_stall.h"
 #include "wakeup.h"
 #include "worker.h"
 
@@ -568,6 +571,7 @@ dr_worker_main(Datum main_arg)
 			dr_take_sample(NULL);
 			if (have_extension)
 				track_rpo_state();
+			dr_sync_stall_sample(!RecoveryInProgress(), have_extension, now);
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}
 

@@ -31,6 +31,7 @@
 #include "lag.h"
 #include "node_state.h"
 #include "shared_state.h"
+#include "sync_stall.h"
 
 PG_FUNCTION_INFO_V1(dr_status);
 PG_FUNCTION_INFO_V1(dr_standby_lag);
@@ -173,7 +174,8 @@ dr_status(PG_FUNCTION_ARGS)
 	values[10] = interval_from_usecs((TimeOffset) Min(dr_rpo_target_s, dr_rpo_max_s) * USECS_PER_SEC);
 	values[11] = interval_from_usecs((TimeOffset) dr_rpo_max_s * USECS_PER_SEC);
 	values[12] = CStringGetTextDatum(dr_rpo_state_name(fig.state));
-	put_text(values, nulls, 13, fig.reason);
+	/* a write stall on synchronous replication comes first (sync_stall.c) */
+	put_text(values, nulls, 13, dr_sync_stall_reason(fig.reason));
 	values[14] = Int32GetDatum(st.n_standbys);
 	if (st.role == DR_ROLE_STANDBY)
 		values[15] = BoolGetDatum(st.replay_paused);
