@@ -45,6 +45,7 @@ int			dr_history_interval_s = 60;
 int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
 int			dr_position_retention_s = 30 * 24 * 3600;
+int			dr_journal_max_size_mb = 64;
 
 static bool dr_gucs_defined = false;
 
@@ -205,6 +206,12 @@ dr_define_gucs(void)
 							"How long dr_wal_positions keeps the primary's WAL-position samples that map times to LSNs for point-in-time recovery.",
 							NULL, &dr_position_retention_s, 30 * 24 * 3600, 60, 3660 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, check_position_retention, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.journal_max_size",
+							"Largest size of the local event journal; past it, recording an event on a node that cannot write is refused.",
+							"Events already journalled are kept; the journal shrinks once they are flushed (the node can write again).",
+							&dr_journal_max_size_mb, 64, 1, 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */
