@@ -85,10 +85,12 @@ like($out, qr/^t\|.*pending_events unknown: could not open tensafe_dr journal.*P
 is($rc, 0, 'dr_promote_check() does not fail on an unreadable journal') or diag $err;
 like($out, qr/^t\|.*verdict not journalled: could not open tensafe_dr journal/,
 	"it gives a verdict, saying it could not journal it: $out");
+my $verdict = $standby->safe_psql('postgres', 'SELECT promotable FROM dr_promote_check()');
 my $gate = dirname(__FILE__) . '/../../patroni/tensafe_dr_pre_promote';
 my $dsn = 'host=' . $standby->host . ' port=' . $standby->port . ' dbname=postgres';
 my $gate_rc = system('bash', $gate, '--dsn', $dsn) >> 8;
-ok($gate_rc == 0 || $gate_rc == 1, "tensafe_dr_pre_promote gives a verdict (exit $gate_rc, not 2)");
+is($gate_rc, $verdict eq 't' ? 0 : 1,
+	"tensafe_dr_pre_promote follows the verdict ($verdict), not an error exit 2");
 
 $standby->stop('fast');
 chmod 0600, "$jdir/journal" or die "chmod: $!";
@@ -157,8 +159,8 @@ ok(defined wait_until($primary,
 	"SELECT count(*) FROM dr_event_log WHERE event_type LIKE 'AFTER\\_CORRUPTION\\_%' OR event_type = 'JOURNAL_CORRUPT'",
 	'4', 30), 'every event after the corruption reaches dr_event_log, and JOURNAL_CORRUPT');
 is($primary->safe_psql('postgres',
-	"SELECT count(DISTINCT origin_journal) || '|' || bool_and(origin_journal <> '$old_id') || '|' || bool_and(origin_seq > $max_seq) FROM dr_event_log WHERE event_type LIKE 'AFTER\\_CORRUPTION\\_%'"),
-	'1|t|t', "they carry a new journal id, and sequence numbers above the old journal's ($max_seq)");
+	"SELECT count(DISTINCT origin_journal) || '|' || (bool_and(origin_journal <> '$old_id'))::int || '|' || (bool_and(origin_seq > $max_seq))::int FROM dr_event_log WHERE event_type LIKE 'AFTER\\_CORRUPTION\\_%'"),
+	'1|1|1', "they carry a new journal id, and sequence numbers above the old journal's ($max_seq)");
 is($primary->safe_psql('postgres',
 	"SELECT details->>'old_journal_id', (details->>'offset')::bigint > 0, successful FROM dr_event_log WHERE event_type = 'JOURNAL_CORRUPT'"),
 	"$old_id|t|f", 'JOURNAL_CORRUPT says which journal and where');
