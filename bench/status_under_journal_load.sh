@@ -105,7 +105,8 @@ run_arm() {
         fi
     fi
     # per-transaction log: client_id transaction_no time(us) script_no time_epoch time_us
-    cat "$logdir"/status.* | awk '{ print $3 }' >> "$BENCH_TMP/$arm.lat"
+    # (status.out, pgbench's own output, is not one of them)
+    cat "$logdir"/status.[0-9]* | awk '$3 ~ /^[0-9]+$/ { print $3 }' >> "$BENCH_TMP/$arm.lat"
 }
 
 for arm in $ARMS; do : > "$BENCH_TMP/$arm.lat"; done

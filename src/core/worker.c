@@ -23,7 +23,10 @@
  *	  case (a database still at version 1.0 has no wake-up triggers); on a
  *	  standby, where the catalog changes by replay and no trigger fires,
  *	  every DR_SUMMARY_REFRESH_MS while replay has applied a transaction
- *	  since the last refresh (heartbeats are not transactions);
+ *	  since the last refresh (heartbeats are not transactions), and when
+ *	  woken by a journal append -- at most every DR_SUMMARY_MIN_GAP_MS:
+ *	  appenders on a standby would otherwise cost a catalog transaction
+ *	  each, CPU taken from dr_status() (bench/status_under_journal_load.sh);
  *	- then sleep on the latch until the next of those is due.
  *
  * An idle node thus opens no transaction at all for minutes: the catalog
@@ -85,6 +88,7 @@
 #define DR_SUMMARY_REFRESH_MS			5000
 #define DR_SUMMARY_LOOK_MS				60000
 #define DR_CATALOG_RETRY_MS				10000
+#define DR_SUMMARY_MIN_GAP_MS			100
 
 /*
  * dr_register_worker
@@ -387,13 +391,18 @@ catalog_pass(bool primary, bool history_due)
 /*
  * catalog_work_due
  *		Whether a catalog pass has something to do now.  Clears a pending
- *		summary wake-up: the pass about to run covers it.  *replayed_xact
+ *		summary wake-up: the pass about to run covers it; on a standby
+ *		leaves it pending until summary_gap_end.  *replayed_xact
  *		tracks, on a standby, the last replayed transaction seen by a pass.
  */
 static bool
 catalog_work_due(bool primary, bool history_due, TimestampTz now,
-				 TimestampTz next_summary, TimestampTz *replayed_xact)
+				 TimestampTz next_summary, TimestampTz *replayed_xact,
+				 TimestampTz summary_gap_end)
 {
+	/* on a standby, journal appends: at most one pass per min gap */
+	if (!primary && now < summary_gap_end && dr_peek_wake_reasons(DR_WAKE_SUMMARY) != 0)
+		return false;
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0)
 		return true;
 	if (primary)
@@ -417,6 +426,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_summary = 0;
 	TimestampTz next_history = 0;
 	TimestampTz catalog_retry_at = 0;
+	TimestampTz summary_gap_end = 0;
 	TimestampTz replayed_xact = -1;
 	TimestampTz extension_checked_xact = -1;
 	bool		have_extension = false;
@@ -476,8 +486,10 @@ dr_worker_main(Datum main_arg)
 			bool		primary = !RecoveryInProgress();
 			bool		history_due = primary && now >= next_history;
 
-			if (catalog_work_due(primary, history_due, now, next_summary, &replayed_xact))
+			if (catalog_work_due(primary, history_due, now, next_summary, &replayed_xact,
+								 summary_gap_end))
 			{
+				summary_gap_end = TimestampTzPlusMilliseconds(now, DR_SUMMARY_MIN_GAP_MS);
 				if (catalog_pass(primary, history_due))
 				{
 					next_summary = TimestampTzPlusMilliseconds(now, primary ? DR_SUMMARY_LOOK_MS
@@ -511,6 +523,8 @@ dr_worker_main(Datum main_arg)
 			wake = Min(wake, Max(catalog_due, catalog_retry_at));
 			if (primary)
 				wake = Min(wake, next_heartbeat);
+			else if (dr_peek_wake_reasons(DR_WAKE_SUMMARY) != 0)
+				wake = Min(wake, Max(summary_gap_end, catalog_retry_at));
 		}
 		dr_bgw_sleep_until(wake);
 	}
