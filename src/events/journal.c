@@ -9,8 +9,19 @@
  *	  owner file (clones) are in journal_file.c.
  *
  * Opening: at first use after a start (or a crash reset) the file is
- * scanned; a torn or corrupt tail is truncated (and logged), an inherited
- * journal set aside, a missing one created.
+ * scanned, streamed a chunk at a time (never read whole); a torn tail (an
+ * invalid record with no valid one after it) is truncated (and logged), an
+ * inherited journal set aside, a missing one created.  An invalid record
+ * followed by valid ones is corruption in the middle: the journal is
+ * rebuilt under a new id (rebuild_journal): the events not known flushed
+ * are carried over keeping their (journal id, seq) -- ORIGIN records map
+ * their ranges -- the old file is kept as journal.corrupt.<id>, and a
+ * JOURNAL_CORRUPT event is written with them.  New events get sequence
+ * numbers above every kept one under the new id, so no (journal, seq) that
+ * may be in dr_event_log is ever reused.
+ *
+ * Bound: an append that would take the file past tensafe_dr.journal_max_size
+ * is refused (53400) before anything is written.
  *
  * Exactly once: an event reaches dr_event_log under the unique key
  * (system identifier, journal id, seq) with ON CONFLICT DO NOTHING, and
@@ -23,7 +34,7 @@
  * that commit could find an event neither in dr_event_log (not visible yet)
  * nor among the pending entries (marked flushed), and dr_events would miss
  * it.  So each flush mark remembers the flushing transaction's xid (the
- * last DR_JOURNAL_MARKS of them), and dr_journal_read() counts a mark only
+ * last DR_JOURNAL_MARKS of them), and dr_journal_scan() counts a mark only
  * if the caller's snapshot sees that transaction.  (A compaction right
  * after the mark still removes those events from the file: that needs a
  * journal past DR_JOURNAL_COMPACT_SIZE, and a snapshot taken before the
@@ -43,7 +54,7 @@
  *	  keeps appends in sequence order and each durable before the next; and
  *	  across the first open (a scan of the whole file, once per server
  *	  start).
- *	- Readers of the file (dr_journal_read) hold it shared only to open the
+ *	- Readers of the file (dr_journal_scan) hold it shared only to open the
  *	  file and copy its end, the counters and the flush marks; they read
  *	  (and look up the marks' transactions) after releasing it.
  *	  That is safe because, once open, the file is only written beyond its
@@ -56,7 +67,9 @@
  *	  dr_journal_pending_count() -- dr_status() -- and dr_journal_id()
  *	  never wait behind another session's fsync.  The one exception is the
  *	  first user after a start, which opens the journal (on a primary the
- *	  worker does, at its first pass once the extension exists).
+ *	  worker does, at its first pass once the extension exists); a caller
+ *	  that must not wait nor fail (dr_status()) uses dr_journal_try_open(),
+ *	  which takes the lock only if it is free, in a subtransaction.
  *	- The last event's summary is behind a spinlock (a copy of ~100 bytes).
  *	Callers must hold none of these when calling in.
  *
