@@ -117,6 +117,10 @@ for r in $(seq 1 "$ROUNDS"); do
     done
 done
 pending=$(bench_psql s 'SELECT pending_events FROM dr_status()')
+# BENCH_LAT_DIR=DIR: keep the latencies and the per-round logs
+if [ -n "${BENCH_LAT_DIR:-}" ]; then
+    mkdir -p "$BENCH_LAT_DIR" && cp -r "$BENCH_TMP"/*.lat "$BENCH_TMP"/log-* "$BENCH_LAT_DIR"/
+fi
 
 pct() {  # pct FILE P -> the P-th percentile (nearest rank) of the numbers in FILE
     sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; print v[i] }'
