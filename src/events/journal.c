@@ -188,119 +188,6 @@ create_journal(void)
 	Journal->end = sizeof(DrJournalRecord);
 }
 
-/* Where the events of a range of sequence numbers come from (ORIGIN) */
-typedef struct DrOrigin
-{
-	uint64		id;				/* their journal id */
-	uint64		from;
-	uint64		upto;
-} DrOrigin;
-
-/*
- * A pass over the journal, record by record (a chunk of the file in memory
- * at a time), skipping over corrupt stretches to the next valid record, and
- * noting them.
- */
-typedef struct JIter
-{
-	DrJReader	r;
-	off_t		offset;			/* of the next record */
-	uint64		header_id;		/* the HEADER's id; 0 if unreadable */
-	DrOrigin   *origins;		/* the ORIGIN records seen so far */
-	int			n_origins;
-	int			bad_regions;	/* corrupt stretches followed by valid records */
-	off_t		bad_bytes;
-	off_t		first_bad;		/* offset of the first; -1 if none */
-	bool		after_gap;
-	uint64		last_event_seq;
-	uint64		lost_estimate;	/* events missing across the stretches */
-} JIter;
-
-static void
-jiter_init(JIter *it, int fd, off_t size)
-{
-	memset(it, 0, sizeof(JIter));
-	dr_jreader_init(&it->r, fd, size);
-	it->first_bad = -1;
-}
-
-static void
-jiter_free(JIter *it)
-{
-	dr_jreader_free(&it->r);
-	if (it->origins)
-		pfree(it->origins);
-}
-
-/*
- * jiter_next
- *		The next valid record (and its payload), NULL at the end.  The end is
- *		where the data ends or where an invalid record has no valid one
- *		after it (a torn tail: it->offset is then its offset).  An invalid
- *		stretch followed by valid records is skipped and counted.  The
- *		record points into the reader's buffer, valid until the next call.
- */
-static const DrJournalRecord *
-jiter_next(JIter *it, const char **payload)
-{
-	const DrJournalRecord *rec;
-
-	for (;;)
-	{
-		off_t		next;
-
-		rec = dr_jreader_record(&it->r, it->offset, payload);
-		if (rec != NULL)
-			break;
-		if (it->offset >= it->r.size)
-			return NULL;
-		next = dr_jreader_resync(&it->r, it->offset);
-		if (next < 0)
-			return NULL;		/* torn tail */
-		it->bad_regions++;
-		it->bad_bytes += next - it->offset;
-		if (it->first_bad < 0)
-			it->first_bad = it->offset;
-		it->after_gap = true;
-		it->offset = next;
-	}
-	if (it->offset == 0 && rec->kind == DR_JOURNAL_HEADER)
-		it->header_id = rec->seq;
-	else if (rec->kind == DR_JOURNAL_ORIGIN && rec->payload_len == 2 * sizeof(uint64))
-	{
-		DrOrigin   *o;
-
-		it->origins = it->origins
-			? repalloc(it->origins, (it->n_origins + 1) * sizeof(DrOrigin))
-			: palloc(sizeof(DrOrigin));
-		o = &it->origins[it->n_origins++];
-		o->id = rec->seq;
-		memcpy(&o->from, *payload, sizeof(uint64));
-		memcpy(&o->upto, *payload + sizeof(uint64), sizeof(uint64));
-	}
-	else if (rec->kind == DR_JOURNAL_EVENT)
-	{
-		if (it->after_gap && it->last_event_seq > 0 && rec->seq > it->last_event_seq + 1)
-			it->lost_estimate += rec->seq - it->last_event_seq - 1;
-		it->after_gap = false;
-		it->last_event_seq = rec->seq;
-	}
-	it->offset += sizeof(DrJournalRecord) + rec->payload_len;
-	return rec;
-}
-
-/* The journal an event with sequence number 'seq' belongs to. */
-static uint64
-jiter_origin(const JIter *it, uint64 seq, uint64 own_id)
-{
-	int			i;
-
-	for (i = 0; i < it->n_origins; i++)
-		if (seq >= it->origins[i].from && seq <= it->origins[i].upto)
-			return it->origins[i].id;
-	return own_id;
-}
-
 /*
  * rebuild_journal
  *		Mid-journal corruption: write a new journal, with a new id, holding
@@ -314,12 +201,12 @@ jiter_origin(const JIter *it, uint64 seq, uint64 own_id)
  *		the scan that found the corruption.  Sets the counters.
  */
 static void
-rebuild_journal(int fd, uint64 old_id, uint64 flushed, uint64 max_seq, JIter *first,
+rebuild_journal(int fd, uint64 old_id, uint64 flushed, uint64 max_seq, DrJIter *first,
 				DrOrigin *ranges, int n_ranges)
 {
 	const char *tmp = DR_JOURNAL_FILE ".rebuild";
 	char	   *aside = psprintf("%s.corrupt.%016llx", DR_JOURNAL_FILE, (unsigned long long) old_id);
-	JIter		it;
+	DrJIter		it;
 	const DrJournalRecord *rec;
 	const char *payload;
 	int			wfd;
@@ -354,8 +241,8 @@ rebuild_journal(int fd, uint64 old_id, uint64 flushed, uint64 max_seq, JIter *fi
 	}
 
 	/* second pass: copy the events not known flushed */
-	jiter_init(&it, fd, -1);
-	while ((rec = jiter_next(&it, &payload)) != NULL)
+	dr_jiter_init(&it, fd, -1);
+	while ((rec = dr_jiter_next(&it, &payload)) != NULL)
 	{
 		if (rec->kind != DR_JOURNAL_EVENT)
 			continue;
@@ -368,7 +255,7 @@ rebuild_journal(int fd, uint64 old_id, uint64 flushed, uint64 max_seq, JIter *fi
 		pos += sizeof(DrJournalRecord) + rec->payload_len;
 		kept++;
 	}
-	jiter_free(&it);
+	dr_jiter_free(&it);
 
 	/* the event that says so, in the same file: durable with it */
 	initStringInfo(&details);
@@ -441,7 +328,7 @@ static void
 open_journal(void)
 {
 	int			fd;
-	JIter		it;
+	DrJIter		it;
 	const DrJournalRecord *rec;
 	const char *payload;
 	uint64		id = 0;
@@ -468,8 +355,8 @@ open_journal(void)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not stat tensafe_dr journal \"%s\": %m", DR_JOURNAL_FILE)));
-	jiter_init(&it, fd, st.st_size);
-	rec = jiter_next(&it, &payload);
+	dr_jiter_init(&it, fd, st.st_size);
+	rec = dr_jiter_next(&it, &payload);
 	if (rec != NULL && it.header_id != 0)
 		id = it.header_id;
 	else if (rec == NULL || !dr_jfile_owner_journal_id(&id))
@@ -478,25 +365,25 @@ open_journal(void)
 		if (st.st_size > 0)
 			ereport(LOG,
 					(errmsg("tensafe_dr journal has no valid header; starting a new one")));
-		jiter_free(&it);
+		dr_jiter_free(&it);
 		CloseTransientFile(fd);
 		create_journal();
 		return;
 	}
 	if (!dr_jfile_owner_matches(id))
 	{
-		jiter_free(&it);
+		dr_jiter_free(&it);
 		CloseTransientFile(fd);
 		dr_jfile_set_aside(id);
 		create_journal();
 		return;
 	}
 
-	for (; rec != NULL; rec = jiter_next(&it, &payload))
+	for (; rec != NULL; rec = dr_jiter_next(&it, &payload))
 	{
 		if (rec->kind == DR_JOURNAL_EVENT)
 		{
-			uint64		oid = jiter_origin(&it, rec->seq, id);
+			uint64		oid = dr_jiter_origin(&it, rec->seq, id);
 			int			i;
 
 			max_seq = Max(max_seq, rec->seq);
@@ -527,7 +414,7 @@ open_journal(void)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("tensafe_dr journal is corrupt and carries events of too many journals to rebuild")));
 		rebuild_journal(fd, id, flushed_upto, max_seq, &it, ranges, n_ranges);
-		jiter_free(&it);
+		dr_jiter_free(&it);
 		CloseTransientFile(fd);
 		return;
 	}
@@ -552,7 +439,7 @@ open_journal(void)
 	pg_atomic_write_u64(&Journal->next_seq, next_seq);
 	pg_atomic_write_u64(&Journal->flushed_upto, flushed_upto);
 	Journal->end = it.offset;
-	jiter_free(&it);
+	dr_jiter_free(&it);
 	CloseTransientFile(fd);
 }
 
@@ -799,7 +686,7 @@ flushed_as_seen(uint64 flushed, const DrFlushMark *marks)
 void
 dr_journal_scan(bool unflushed_only, DrJournalScanCallback cb, void *arg)
 {
-	JIter		it;
+	DrJIter		it;
 	const char *payload;
 	const DrJournalRecord *rec;
 	uint64		flushed;
@@ -828,8 +715,8 @@ dr_journal_scan(bool unflushed_only, DrJournalScanCallback cb, void *arg)
 		CloseTransientFile(fd);
 		return;
 	}
-	jiter_init(&it, fd, size);
-	while ((rec = jiter_next(&it, &payload)) != NULL)
+	dr_jiter_init(&it, fd, size);
+	while ((rec = dr_jiter_next(&it, &payload)) != NULL)
 	{
 		DrJournalEntry e;
 
@@ -837,7 +724,7 @@ dr_journal_scan(bool unflushed_only, DrJournalScanCallback cb, void *arg)
 			continue;
 		if (unflushed_only && rec->seq <= flushed)
 			continue;
-		e.journal_id = jiter_origin(&it, rec->seq, it.header_id ? it.header_id : own_id);
+		e.journal_id = dr_jiter_origin(&it, rec->seq, it.header_id ? it.header_id : own_id);
 		e.seq = rec->seq;
 		e.written_at = rec->at;
 		e.flushed = rec->seq <= flushed;
@@ -846,7 +733,7 @@ dr_journal_scan(bool unflushed_only, DrJournalScanCallback cb, void *arg)
 		cb(&e, arg);
 		CHECK_FOR_INTERRUPTS();
 	}
-	jiter_free(&it);
+	dr_jiter_free(&it);
 	CloseTransientFile(fd);
 }
 

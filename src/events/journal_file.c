@@ -17,7 +17,10 @@
  * bad magic, length or CRC is not valid (dr_jreader_record() returns NULL
  * there); dr_jreader_resync() finds the next valid one, if any: none is a
  * torn tail after a crash, one is corruption in the middle (journal.c).
- * The file is read through a DrJReader, a chunk at a time (never whole).
+ * The file is read through a DrJReader, a chunk at a time (never whole);
+ * DrJIter walks it record by record over that, skipping a corrupt stretch
+ * to the next valid record (and counting it), and maps each event to its
+ * journal id through the ORIGIN records.
  *
  * Clones: a copy of the data directory (pg_basebackup, rsync, pg_rewind)
  * must not replay the entries of the node it was copied from.  The owner
@@ -272,6 +275,91 @@ dr_jreader_resync(DrJReader *r, off_t from)
 			CHECK_FOR_INTERRUPTS();
 	}
 	return -1;
+}
+
+void
+dr_jiter_init(DrJIter *it, int fd, off_t size)
+{
+	memset(it, 0, sizeof(DrJIter));
+	dr_jreader_init(&it->r, fd, size);
+	it->first_bad = -1;
+}
+
+void
+dr_jiter_free(DrJIter *it)
+{
+	dr_jreader_free(&it->r);
+	if (it->origins)
+		pfree(it->origins);
+}
+
+/*
+ * dr_jiter_next
+ *		The next valid record (and its payload), NULL at the end.  The end is
+ *		where the data ends or where an invalid record has no valid one
+ *		after it (a torn tail: it->offset is then its offset).  An invalid
+ *		stretch followed by valid records is skipped and counted.  The
+ *		record points into the reader's buffer, valid until the next call.
+ */
+const DrJournalRecord *
+dr_jiter_next(DrJIter *it, const char **payload)
+{
+	const DrJournalRecord *rec;
+
+	for (;;)
+	{
+		off_t		next;
+
+		rec = dr_jreader_record(&it->r, it->offset, payload);
+		if (rec != NULL)
+			break;
+		if (it->offset >= it->r.size)
+			return NULL;
+		next = dr_jreader_resync(&it->r, it->offset);
+		if (next < 0)
+			return NULL;		/* torn tail */
+		it->bad_regions++;
+		it->bad_bytes += next - it->offset;
+		if (it->first_bad < 0)
+			it->first_bad = it->offset;
+		it->after_gap = true;
+		it->offset = next;
+	}
+	if (it->offset == 0 && rec->kind == DR_JOURNAL_HEADER)
+		it->header_id = rec->seq;
+	else if (rec->kind == DR_JOURNAL_ORIGIN && rec->payload_len == 2 * sizeof(uint64))
+	{
+		DrOrigin   *o;
+
+		it->origins = it->origins
+			? repalloc(it->origins, (it->n_origins + 1) * sizeof(DrOrigin))
+			: palloc(sizeof(DrOrigin));
+		o = &it->origins[it->n_origins++];
+		o->id = rec->seq;
+		memcpy(&o->from, *payload, sizeof(uint64));
+		memcpy(&o->upto, *payload + sizeof(uint64), sizeof(uint64));
+	}
+	else if (rec->kind == DR_JOURNAL_EVENT)
+	{
+		if (it->after_gap && it->last_event_seq > 0 && rec->seq > it->last_event_seq + 1)
+			it->lost_estimate += rec->seq - it->last_event_seq - 1;
+		it->after_gap = false;
+		it->last_event_seq = rec->seq;
+	}
+	it->offset += sizeof(DrJournalRecord) + rec->payload_len;
+	return rec;
+}
+
+/* The journal an event with sequence number 'seq' belongs to. */
+uint64
+dr_jiter_origin(const DrJIter *it, uint64 seq, uint64 own_id)
+{
+	int			i;
+
+	for (i = 0; i < it->n_origins; i++)
+		if (seq >= it->origins[i].from && seq <= it->origins[i].upto)
+			return it->origins[i].id;
+	return own_id;
 }
 
 /*
