@@ -46,6 +46,7 @@ int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
 int			dr_position_retention_s = 30 * 24 * 3600;
 int			dr_sync_stall_threshold_ms = 5000;
+int			dr_journal_max_size_mb = 64;
 
 static bool dr_gucs_defined = false;
 
@@ -211,6 +212,12 @@ dr_define_gucs(void)
 							"A wait lasts while commits wait and no synchronous standby confirms anything; the worker looks at every sample.",
 							&dr_sync_stall_threshold_ms, 5000, 100, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.journal_max_size",
+							"Largest size of the local event journal; past it, recording an event on a node that cannot write is refused.",
+							"Events already journalled are kept; the journal shrinks once they are flushed (the node can write again).",
+							&dr_journal_max_size_mb, 64, 1, 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */

@@ -186,7 +186,6 @@ typedef struct DrSharedState
 	uint64		heartbeats_found;	/* ring: next slot is % DR_DATES_SIZE */
 	DrDate		heartbeats[DR_DATES_SIZE];
 
-/*
 	DrSyncState sync;			/* synchronous replication (sync_stall.c) */
 
 	DrSample	ring[DR_RING_SIZE];

@@ -86,6 +86,18 @@ dr_take_wake_reasons(uint32 mask)
 	return pg_atomic_fetch_and_u32(&DrShared->wake_reasons, ~mask) & mask;
 }
 
+/*
+ * dr_peek_wake_reasons
+ *		The pending reasons among 'mask', left pending.
+ */
+uint32
+dr_peek_wake_reasons(uint32 mask)
+{
+	if (DrShared == NULL)
+		return 0;
+	return pg_atomic_read_u32(&DrShared->wake_reasons) & mask;
+}
+
 static void
 wake_at_end_of_xact(XactEvent event, void *arg)
 {

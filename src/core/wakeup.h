@@ -28,5 +28,6 @@
 extern void dr_install_wakeup_hooks(void);
 extern void dr_wake(uint32 reasons);
 extern uint32 dr_take_wake_reasons(uint32 mask);
+extern uint32 dr_peek_wake_reasons(uint32 mask);
 
 #endif							/* TENSAFE_DR_WAKEUP_H */

@@ -29,7 +29,10 @@
  *	  case (a database still at version 1.0 has no wake-up triggers); on a
  *	  standby, where the catalog changes by replay and no trigger fires,
  *	  every DR_SUMMARY_REFRESH_MS while replay has applied a transaction
- *	  since the last refresh (heartbeats are not transactions); at start
+ *	  since the last refresh (heartbeats are not transactions), and when
+ *	  woken by a journal append -- at most every DR_SUMMARY_MIN_GAP_MS:
+ *	  appenders on a standby would otherwise cost a catalog transaction
+ *	  each, CPU taken from dr_status() (bench/status_under_journal_load.sh); at start
  *	  and every DR_POSITIONS_RELOAD_MS, the newest dr_wal_positions rows into
  *	  shared memory, to date WAL older than the ring (lag.c);
  *	- then sleep on the latch until the next of those is due.
@@ -101,6 +104,7 @@
 #define DR_SUMMARY_REFRESH_MS			5000
 #define DR_SUMMARY_LOOK_MS				60000
 #define DR_CATALOG_RETRY_MS				10000
+#define DR_SUMMARY_MIN_GAP_MS			100
 /*
  * How often a standby looks for new heartbeats in its WAL (at most; at every
  * sample anyway): the contact shown is at most this much older than the
@@ -503,13 +507,18 @@ catalog_pass(bool writable, bool history_due, bool positions_due)
 /*
  * catalog_work_due
  *		Whether a catalog pass has something to do now.  Clears a pending
- *		summary wake-up: the pass about to run covers it.  *replayed_xact
+ *		summary wake-up: the pass about to run covers it; on a standby
+ *		leaves it pending until summary_gap_end.  *replayed_xact
  *		tracks, on a standby, the last replayed transaction seen by a pass.
  */
 static bool
 catalog_work_due(bool primary, bool history_due, bool positions_due, TimestampTz now,
-				 TimestampTz next_summary, TimestampTz *replayed_xact)
+				 TimestampTz next_summary, TimestampTz *replayed_xact,
+				 TimestampTz summary_gap_end)
 {
+	/* on a standby, journal appends: at most one pass per min gap */
+	if (!primary && now < summary_gap_end && dr_peek_wake_reasons(DR_WAKE_SUMMARY) != 0)
+		return false;
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0 || positions_due)
 		return true;
 	if (primary)
@@ -536,6 +545,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_positions = 0;
 	TimestampTz next_contact_scan = 0;
 	TimestampTz catalog_retry_at = 0;
+	TimestampTz summary_gap_end = 0;
 	TimestampTz replayed_xact = -1;
 	TimestampTz extension_checked_xact = -1;
 	bool		have_extension = false;
@@ -605,9 +615,12 @@ dr_worker_main(Datum main_arg)
 			bool		positions_due = now >= next_positions;
 
 			if (catalog_work_due(primary, history_due, positions_due, now, next_summary,
-								 &replayed_xact))
+								 &replayed_xact, summary_gap_end))
 			{
-				int			failed = catalog_pass(writable, history_due, positions_due);
+				int			failed;
+
+				summary_gap_end = TimestampTzPlusMilliseconds(now, DR_SUMMARY_MIN_GAP_MS);
+				failed = catalog_pass(writable, history_due, positions_due);
 
 				/* what succeeded is done; what failed is retried later */
 				if (!(failed & DR_STEP_SUMMARY))
@@ -648,6 +661,8 @@ dr_worker_main(Datum main_arg)
 			wake = Min(wake, Max(catalog_due, catalog_retry_at));
 			if (primary)
 				wake = Min(wake, next_heartbeat);
+			else if (dr_peek_wake_reasons(DR_WAKE_SUMMARY) != 0)
+				wake = Min(wake, Max(summary_gap_end, catalog_retry_at));
 		}
 		dr_bgw_sleep_until(wake);
 	}

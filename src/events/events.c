@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "catalog/pg_type.h"
@@ -31,6 +32,8 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "events.h"
@@ -125,6 +128,65 @@ build_payload(StringInfo buf, TimestampTz occurred_at, const char *event_type, i
 }
 
 /*
+ * dr_event_payload
+ *		The payload of a system event occurring now, into buf: what
+ *		dr_journal_event() appends, for journal.c to write itself (the
+ *		JOURNAL_CORRUPT event of a rebuilt journal).
+ */
+void
+dr_event_payload(StringInfo buf, const char *event_type, int level, bool successful,
+				 const char *actor, const char *details_json)
+{
+	build_payload(buf, GetCurrentTimestamp(), event_type, level, successful, actor,
+				  details_json, 0);
+}
+
+/*
+ * dr_journal_event_try
+ *		dr_journal_event() for callers that must not fail because of the
+ *		journal (dr_promote_check()): false, with *reason, if the event could
+ *		not be journalled (journal full, unreadable, ...).  Runs in a
+ *		subtransaction, whose abort releases the journal's lock and file.
+ *		Call inside a transaction, not in parallel mode.
+ */
+bool
+dr_journal_event_try(const char *event_type, int level, bool successful,
+					 const char *actor, const char *details_json, char **reason)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	if (IsInParallelMode())
+	{
+		*reason = pstrdup("cannot journal during a parallel operation");
+		return false;
+	}
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		(void) dr_journal_event(event_type, level, successful, actor, details_json);
+		ReleaseCurrentSubTransaction();
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*reason = edata->message;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/*
  * dr_journal_event
  *		Journal one event now (fsync'd); returns its sequence number.
  *		details_json must be a JSON object (or NULL for {}).  The flush
@@ -215,35 +277,51 @@ dr_journal_append_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64((int64) dr_journal_append(text, strlen(text), event_type));
 }
 
+/* State of dr_journal_entries() while the journal streams by */
+typedef struct EntriesState
+{
+	ReturnSetInfo *rsinfo;
+	MemoryContext row_cxt;		/* reset after each row */
+} EntriesState;
+
+static void
+put_entry(const DrJournalEntry *e, void *arg)
+{
+	EntriesState *state = arg;
+	MemoryContext old = MemoryContextSwitchTo(state->row_cxt);
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = CStringGetTextDatum(psprintf("%016llx", (unsigned long long) e->journal_id));
+	values[1] = Int64GetDatum((int64) e->seq);
+	values[2] = TimestampTzGetDatum(e->written_at);
+	values[3] = BoolGetDatum(e->flushed);
+	values[4] = DirectFunctionCall1(jsonb_in,
+									CStringGetDatum(pnstrdup(e->payload, e->payload_len)));
+	tuplestore_putvalues(state->rsinfo->setResult, state->rsinfo->setDesc, values, nulls);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->row_cxt);
+}
+
 /*
  * dr_journal_entries(unflushed_only bool) returns setof record
  *		The journal's events: journal_id, seq, written_at, flushed, payload.
+ *		Streamed from the file into the tuplestore (which spills to disk
+ *		past work_mem): memory does not grow with the journal.
  */
 Datum
 dr_journal_entries(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		unflushed_only = PG_GETARG_BOOL(0);
-	const char *journal_id;
-	List	   *entries;
-	ListCell   *lc;
+	EntriesState state;
 
 	InitMaterializedSRF(fcinfo, 0);
-	journal_id = dr_journal_id();
-	entries = dr_journal_read(unflushed_only);
-	foreach(lc, entries)
-	{
-		DrJournalEntry *e = lfirst(lc);
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
-
-		values[0] = CStringGetTextDatum(journal_id);
-		values[1] = Int64GetDatum((int64) e->seq);
-		values[2] = TimestampTzGetDatum(e->written_at);
-		values[3] = BoolGetDatum(e->flushed);
-		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(e->payload));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	state.rsinfo = rsinfo;
+	state.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "tensafe_dr journal row",
+										  ALLOCSET_DEFAULT_SIZES);
+	dr_journal_scan(unflushed_only, put_entry, &state);
+	MemoryContextDelete(state.row_cxt);
 	return (Datum) 0;
 }
 

@@ -17,21 +17,28 @@
 /* One event as read back from the journal. */
 typedef struct DrJournalEntry
 {
+	uint64		journal_id;		/* its journal (an older one if carried over
+								 * after a corruption) */
 	uint64		seq;
 	TimestampTz written_at;
 	bool		flushed;		/* at or below the flushed-up-to mark */
-	char	   *payload;		/* JSON text, palloc'd */
+	const char *payload;		/* JSON text, not NUL-terminated */
+	int			payload_len;
 } DrJournalEntry;
+
+typedef void (*DrJournalScanCallback) (const DrJournalEntry *entry, void *arg);
 
 extern Size dr_journal_shmem_size(void);
 extern void dr_journal_shmem_init(LWLock *lock);
 extern uint64 dr_journal_append(const char *payload, int len, const char *event_type);
 extern TimestampTz dr_journal_last_event(char *summary, Size len);
-extern List *dr_journal_read(bool unflushed_only);
+extern void dr_journal_scan(bool unflushed_only, DrJournalScanCallback cb, void *arg);
 extern void dr_journal_mark_flushed(uint64 upto, TransactionId xid);
 extern const char *dr_journal_id(void);
 extern uint64 dr_journal_pending_count(void);
 extern uint64 dr_journal_flushed_upto(void);
+extern bool dr_journal_try_open(char **reason);
+extern bool dr_journal_pending_count_try(uint64 *count, char **reason);
 /*
  * Crash points for the crash-safety tests (004_journal): compiled only into
  * test builds (make TEST_HOOKS=1, which test/run-tests.sh uses), never into

@@ -16,6 +16,10 @@
  * really stopped writing -- Patroni's leader lock or dr_fence() see to that.
  * rpo_state, for dashboards, keeps counting from the last contact.
  *
+ * The gate never fails because of the journal: if the verdict cannot be
+ * journalled (journal full, unreadable), it is returned anyway, with that
+ * said in the reason.
+ *
  * dr_promote() itself is SQL (install script): it calls the check, then
  * PostgreSQL's own pg_promote(), then journals the outcome.
  *
@@ -185,8 +189,18 @@ dr_promote_check(PG_FUNCTION_ARGS)
 					 (long long) unreplayed, st.timeline,
 					 st.receiver_connected ? "true" : "false",
 					 st.replay_paused ? "true" : "false");
-	(void) dr_journal_event("PROMOTE_CHECK", 0, promotable,
-							GetUserNameFromId(GetOuterUserId(), false), details.data);
+	{
+		char	   *why;
+
+		/* the verdict stands even if the journal cannot take it */
+		if (!dr_journal_event_try("PROMOTE_CHECK", 0, promotable,
+								  GetUserNameFromId(GetOuterUserId(), false), details.data, &why))
+		{
+			ereport(WARNING,
+					(errmsg("tensafe_dr: the promotion verdict could not be journalled: %s", why)));
+			appendStringInfo(&reason, "; verdict not journalled: %s", why);
+		}
+	}
 
 	values[0] = BoolGetDatum(promotable);
 	values[1] = CStringGetTextDatum(reason.data);

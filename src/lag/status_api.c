@@ -8,7 +8,10 @@
  * our shared memory only (no catalog scans, no SPI), each lock held for a
  * copy, none of them ever held by anyone across I/O (shared_state.h); the
  * journal's pending count is read from atomics, without the journal's
- * lock, so dr_status() never waits behind an append's fsync (journal.c).
+ * lock, so dr_status() never waits behind an append's fsync (journal.c);
+ * if the journal is not open yet, dr_status() opens it only if nobody else
+ * is, and an error doing so (an unreadable file) makes pending_events NULL
+ * with the reason in state_reason, never an error of dr_status().
  * The figures and their meaning are defined in lag.c.
  *
  *-------------------------------------------------------------------------
@@ -202,7 +205,22 @@ dr_status(PG_FUNCTION_ARGS)
 		put_text(values, nulls, 19, last_event);
 	}
 	values[20] = BoolGetDatum(dr_is_fenced());
-	values[21] = Int64GetDatum((int64) dr_journal_pending_count());
+	{
+		uint64		pending;
+		char	   *why;
+
+		/* never fails nor waits because of the journal: NULL and a reason */
+		if (dr_journal_pending_count_try(&pending, &why))
+			values[21] = Int64GetDatum((int64) pending);
+		else
+		{
+			nulls[21] = true;
+			values[13] = CStringGetTextDatum(psprintf("%s%spending_events unknown: %s",
+													  nulls[13] ? "" : fig.reason,
+													  nulls[13] ? "" : "; ", why));
+			nulls[13] = false;
+		}
+	}
 	{
 		/* newest verified backup (worker-refreshed) against backup_max_age */
 		TimestampTz newest = dr_get_backup_summary();

@@ -67,6 +67,7 @@
 #define DR_BATCH				20
 #define DR_SAFETY_LOOK_MS		60000
 #define DR_HOUSEKEEPING_MS		5000
+#define DR_JOURNAL_MIN_GAP_MS	100 /* between looks woken by journal appends */
 
 static int	dr_webhook_connect_timeout_ms = 2000;
 static int	dr_webhook_timeout_ms = 5000;
@@ -397,6 +398,7 @@ dr_notifier_main(Datum main_arg)
 	/* volatile: assigned in the PG_TRY below, read after its PG_CATCH */
 	volatile TimestampTz next_look = 0; /* outbox or journal */
 	volatile TimestampTz next_housekeeping = 0;
+	TimestampTz journal_gap_end = 0;	/* standby: no look woken before */
 
 	pass_cxt = dr_bgw_startup("tensafe_dr notifier");
 	dr_http_init();
@@ -415,10 +417,19 @@ dr_notifier_main(Datum main_arg)
 		if (dr_bgw_pass_start())
 			next_look = next_housekeeping = 0;
 
-		woken = dr_take_wake_reasons(primary ? DR_WAKE_OUTBOX : DR_WAKE_JOURNAL) != 0;
+		now = GetCurrentTimestamp();
+		/*
+		 * On a standby, appenders wake it at every append: one look per
+		 * DR_JOURNAL_MIN_GAP_MS covers them (the reason stays pending).
+		 */
+		if (!primary && now < journal_gap_end)
+			woken = false;
+		else
+			woken = dr_take_wake_reasons(primary ? DR_WAKE_OUTBOX : DR_WAKE_JOURNAL) != 0;
+		if (woken && !primary)
+			journal_gap_end = TimestampTzPlusMilliseconds(now, DR_JOURNAL_MIN_GAP_MS);
 		if (dr_take_wake_reasons(DR_WAKE_INCIDENTS) != 0)
 			next_housekeeping = 0;
-		now = GetCurrentTimestamp();
 		old = MemoryContextSwitchTo(pass_cxt);
 		PG_TRY();
 		{
@@ -466,6 +477,8 @@ dr_notifier_main(Datum main_arg)
 		MemoryContextReset(pass_cxt);
 
 		wake = primary && incident_open() ? Min(next_look, next_housekeeping) : next_look;
+		if (!primary && dr_peek_wake_reasons(DR_WAKE_JOURNAL) != 0)
+			wake = Min(wake, journal_gap_end);
 		dr_bgw_sleep_until(wake);
 	}
 }
