@@ -17,8 +17,8 @@ fi
 # builds: check that a plain build has none, then make the test build.
 DR_TEST_HOOKS= dr_build_and_install
 dr_log "a plain build has no test hooks"
-if grep -q "test crash at" "$DR_BUILD_DIR/tensafe_dr.so"; then
-    echo "a build without TEST_HOOKS=1 contains the test crash points" >&2
+if grep -q -e "test crash at" -e "pause_at_" "$DR_BUILD_DIR/tensafe_dr.so"; then
+    echo "a build without TEST_HOOKS=1 contains the test crash or pause points" >&2
     exit 1
 fi
 dr_as_postgres make -C "$DR_BUILD_DIR" -s clean PG_CONFIG="$DR_PG_BIN/pg_config"

@@ -84,8 +84,10 @@
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "pgstat.h"
 #include "port/atomics.h"
 #include "storage/fd.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -822,6 +824,28 @@ dr_journal_test_crash_point(const char *point)
 	{
 		fsync_fname(DR_JOURNAL_DIR, true);
 		elog(PANIC, "tensafe_dr: test crash at %s", point);
+	}
+	pfree(trigger);
+}
+
+/*
+ * dr_test_pause_point
+ *		Test hook (test builds only): while the file
+ *		pg_tensafe_dr/pause_at_<point> exists, sleep (interruptibly, wait
+ *		event Extension), so that a test can hold a backend at that point
+ *		and look at what others do meanwhile.
+ */
+void
+dr_test_pause_point(const char *point)
+{
+	char	   *trigger = psprintf("%s/pause_at_%s", DR_JOURNAL_DIR, point);
+
+	while (access(trigger, F_OK) == 0)
+	{
+		CHECK_FOR_INTERRUPTS();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
 	}
 	pfree(trigger);
 }

@@ -40,15 +40,19 @@ extern uint64 dr_journal_flushed_upto(void);
 extern bool dr_journal_try_open(char **reason);
 extern bool dr_journal_pending_count_try(uint64 *count, char **reason);
 /*
- * Crash points for the crash-safety tests (004_journal): compiled only into
+ * Crash points for the crash-safety tests (004_journal) and pause points
+ * (020_fence_barrier): compiled only into
  * test builds (make TEST_HOOKS=1, which test/run-tests.sh uses), never into
  * a build made with a plain `make`.
  */
 #ifdef TENSAFE_DR_TEST_HOOKS
 extern void dr_journal_test_crash_point(const char *point);
+extern void dr_test_pause_point(const char *point);
 #define DR_TEST_CRASH_POINT(point) dr_journal_test_crash_point(point)
+#define DR_TEST_PAUSE_POINT(point) dr_test_pause_point(point)
 #else
 #define DR_TEST_CRASH_POINT(point) ((void) 0)
+#define DR_TEST_PAUSE_POINT(point) ((void) 0)
 #endif
 
 #endif							/* TENSAFE_DR_JOURNAL_H */

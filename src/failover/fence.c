@@ -62,13 +62,15 @@
  *	  committing[] (one per PGPROC, written only by its owner, atomics),
  *	  then (full barrier) reads the flag; dr_set_fence() publishes the flag,
  *	  then (full barrier) reads every slot and waits for each xid found to
- *	  end (XactLockTableWait).  One of the two sees the other's store: a
+ *	  end (wait_for_commit).  One of the two sees the other's store: a
  *	  committer either is refused or is waited for.  A slot is cleared at
  *	  COMMIT, ABORT and PREPARE; one left behind by a backend that died is
  *	  harmless (waiting for an ended xid returns at once).  Only
  *	  transactions between PRE_COMMIT and their end are waited for, so a
  *	  writer idle in its transaction does not hold dr_fence() up (its COMMIT
- *	  will be refused); a commit waiting for a synchronous standby does.
+ *	  will be refused).  A commit waiting for a synchronous standby is not
+ *	  waited for either: its commit record is already flushed here, so its
+ *	  position is final, and the standby may be gone (wait_for_commit).
  *	  Only then does dr_set_fence() flush the WAL up to its insert
  *	  position, so pg_current_wal_flush_lsn() is past every commit.
  *	- The flag is read without DrShared->lock (the hooks, the commit check,
@@ -99,10 +101,14 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "pgstat.h"
+#include "replication/syncrep.h"
 #include "storage/fd.h"
+#include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
 
@@ -245,6 +251,8 @@ fence_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot prepare a transaction that wrote while this node is fenced"),
 						 errdetail("The node was fenced with dr_fence(): no transaction that wrote commits on it, and this one has been rolled back."),
 						 errhint("Write on the node that is to take over, or lift the fence with dr_unfence().")));
+			/* test builds: hold a commit here, past its check (020_fence_barrier) */
+			DR_TEST_PAUSE_POINT("fence_commit");
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
@@ -318,6 +326,32 @@ dr_install_fence_hooks(void)
 }
 
 /*
+ * wait_for_commit
+ *		Wait until 'proc's transaction 'xid' has ended, or its commit record
+ *		is flushed and it only waits for a synchronous standby: then its
+ *		position is final here (RecordTransactionCommit flushes before
+ *		SyncRepWaitForLSN), and waiting for the standby would hang
+ *		dr_fence() for as long as the standby is gone (issue 20).  Polls
+ *		(10 ms): neither state has a lock or latch to wait on.
+ */
+static void
+wait_for_commit(PGPROC *proc, TransactionId xid)
+{
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!TransactionIdIsInProgress(xid))
+			return;
+		pg_read_barrier();
+		if (proc->syncRepState == SYNC_REP_WAITING)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/*
  * wait_for_commits_in_flight
  *		After the flag was published: wait until every transaction that
  *		passed its commit check before it has ended (see the header).
@@ -338,7 +372,7 @@ wait_for_commits_in_flight(void)
 
 		if (i == MyProc->pgprocno || !TransactionIdIsValid(xid))
 			continue;
-		XactLockTableWait(xid, NULL, NULL, XLTW_None);
+		wait_for_commit(&ProcGlobal->allProcs[i], xid);
 	}
 }
 

@@ -6,9 +6,11 @@
 # fence came committed what it wrote.  So the FENCED position was no final
 # position, and runbook 3.2 ("stop writes, wait for final sync") could lose
 # acknowledged writes.  Checked here:
-#   - a commit in flight when dr_fence() runs (waiting for a synchronous
-#     standby, past its commit check) holds dr_fence() up until it ends, and
-#     lies before FENCED's flush_lsn;
+#   - a commit in flight when dr_fence() runs (past its commit check, held
+#     there by the test build's pause point) holds dr_fence() up until it
+#     ends, and lies before FENCED's flush_lsn; a commit waiting for a
+#     synchronous standby that is gone does not hold it up (its commit
+#     record is flushed already: issue 20) and lies before it too;
 #   - every door, each shown to write before the fence, is refused after it
 #     (25006): fast-path large objects, replication=database, an open
 #     transaction's COMMIT, PREPARE TRANSACTION, COMMIT PREPARED of a
@@ -55,26 +57,26 @@ sub psql_start
 }
 
 ###############################################################################
-# A commit in flight: past its commit check, waiting for a synchronous
-# standby that does not exist.  dr_fence() waits for it to end.
+# A commit in flight: past its commit check, not yet committed (held there by
+# the test build's pause point).  dr_fence() waits for it to end.
 ###############################################################################
-$primary->append_conf('postgresql.conf', "synchronous_standby_names = 'nobody'\n");
-$primary->reload;
-ok(defined wait_until($primary, 'SHOW synchronous_standby_names', 'nobody', 30), 'synchronous_standby_names set');
+mkdir $primary->data_dir . '/pg_tensafe_dr';	# may exist already
+my $pause = $primary->data_dir . '/pg_tensafe_dr/pause_at_fence_commit';
+open my $pf, '>', $pause or die $!;
+close $pf;
 my ($wh, $wout, $werr) = psql_start($primary, 'INSERT INTO inflight VALUES (1) RETURNING id');
 ok(defined wait_until($primary,
-	q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE 'INSERT INTO inflight%'}, '1', 30),
-	'a commit is in flight, waiting for the synchronous standby');
+	q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'Extension' AND query LIKE 'INSERT INTO inflight%'}, '1', 30),
+	'a commit is in flight, past its commit check');
 my ($fh, $fout, $ferr) = psql_start($primary, q{SELECT dr_fence('in flight')});
 ok(defined wait_until($primary, q{
 	SELECT count(*) FROM pg_stat_activity
-	 WHERE query LIKE 'SELECT dr_fence%' AND wait_event_type = 'Lock' AND wait_event = 'transactionid'}, '1', 30),
-	'dr_fence() waits for the commit in flight (on its transaction id)');
+	 WHERE query LIKE 'SELECT dr_fence%' AND wait_event = 'Extension'}, '1', 30),
+	'dr_fence() waits for the commit in flight');
 is($primary->safe_psql('postgres', q{SELECT count(*) FROM dr_event_log WHERE event_type = 'FENCED'}), '0',
 	'no FENCED event while it waits');
 is($primary->safe_psql('postgres', 'SELECT fenced FROM dr_status()'), 't', 'but the node is fenced already');
-$primary->append_conf('postgresql.conf', "synchronous_standby_names = ''\n");
-$primary->reload;
+unlink $pause or die $!;
 $fh->finish;
 $wh->finish;
 chomp($$wout, $$fout);
@@ -86,6 +88,36 @@ is($standby->safe_psql('postgres', "SELECT dr_wait_for_lsn('$fenced1', '60 s')")
 	'the standby replayed up to FENCED\'s flush_lsn');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM inflight'), '1',
 	'and holds the write that was in flight');
+$primary->safe_psql('postgres', 'SELECT dr_unfence()');
+
+###############################################################################
+# A commit waiting for a synchronous standby that is gone: its commit record
+# is flushed here already, so dr_fence() does not wait for it (it would hang
+# for as long as the standby is gone), and FENCED's position is past it.
+###############################################################################
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = 'nobody'\n");
+$primary->reload;
+ok(defined wait_until($primary, 'SHOW synchronous_standby_names', 'nobody', 30), 'synchronous_standby_names set');
+($wh, $wout, $werr) = psql_start($primary, 'INSERT INTO inflight VALUES (2) RETURNING id');
+ok(defined wait_until($primary,
+	q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE 'INSERT INTO inflight%'}, '1', 30),
+	'a commit waits for the synchronous standby');
+my $t0 = [ Time::HiRes::gettimeofday() ];
+is($primary->safe_psql('postgres', q{SELECT dr_fence('sync wait')}), 't', 'dr_fence() returns');
+my $fence_s = Time::HiRes::tv_interval($t0);
+ok($fence_s < 5, sprintf('without waiting for the synchronous standby (%.3f s)', $fence_s));
+my $fenced2 = fenced_lsn($primary, 'sync wait');
+is($primary->safe_psql('postgres',
+	q{SELECT pg_current_wal_flush_lsn() >= '} . $fenced2 . q{'::pg_lsn}), 't', "FENCED recorded flush_lsn $fenced2");
+$primary->append_conf('postgresql.conf', "synchronous_standby_names = ''\n");
+$primary->reload;
+$wh->finish;
+chomp($$wout);
+is($$wout, '2', 'the waiting commit was acknowledged once the wait ended');
+is($standby->safe_psql('postgres', "SELECT dr_wait_for_lsn('$fenced2', '60 s')"), 't',
+	'the standby replayed up to FENCED\'s flush_lsn');
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM inflight WHERE id = 2'), '1',
+	'and holds the write that was waiting for the synchronous standby');
 $primary->safe_psql('postgres', 'SELECT dr_unfence()');
 
 ###############################################################################

@@ -17,7 +17,9 @@
 #     recorded, the DR records reach the standby, and nothing was recorded
 #     twice.
 # The same on the primary fenced with dr_fence() during a second stall:
-# dr_fence itself, dr_declare and dr_record_event return at once (journalled),
+# dr_fence itself (a commit waiting for the synchronous standby already has its
+# commit record flushed here, so the fence does not wait for it), dr_declare
+# and dr_record_event return at once (journalled, flushed after dr_unfence),
 # are flushed by the worker during the stall, and appear once each.
 use strict;
 use warnings;
@@ -235,10 +237,12 @@ is(count_events(q{event_type = 'DR_INITIATED' AND details->>'summary' = 'fenced 
 	'the fenced declaration is visible at once (dr_events)');
 timed('dr_record_event (fenced)', q{SELECT dr_record_event('sync.fenced', '{}')});
 is(count_events(q{event_type = 'sync.fenced'}), '1', 'the fenced event is visible at once');
-# the worker flushes them into the tables while the stall goes on
-ok(defined wait_until($primary,
-		q{SELECT count(*) FROM dr_incidents WHERE summary = 'fenced and stalled'}, '1', 10),
-	'the worker flushed the fenced declaration during the stall: the incident exists');
+# a fenced node commits no write, the worker's flush included (fence.c):
+# the declaration stays journalled -- durable here, shown by dr_events --
+# until dr_unfence()
+is($primary->safe_psql('postgres',
+		q{SELECT pending FROM dr_events WHERE event_type = 'DR_INITIATED' AND details->>'summary' = 'fenced and stalled'}),
+	't', 'the fenced declaration is pending in the journal (the fence lets no write commit)');
 ok(defined wait_until($primary,
 		"SELECT count(*) FROM dr_events WHERE event_type = 'SYNC_STALL'", '2', $threshold_s + $sample_s + 10),
 	'SYNC_STALL recorded for the second stall (fenced)');
@@ -250,6 +254,8 @@ ok(defined wait_until($primary, "SELECT count(*) FROM dr_events WHERE event_type
 	'SYNC_RESUMED for the second stall');
 timed('dr_unfence', q{SELECT dr_unfence()});
 ok(defined wait_until($primary, 'SELECT pending_events FROM dr_status()', '0', 10), 'journal flushed');
+is($primary->safe_psql('postgres', q{SELECT count(*) FROM dr_incidents WHERE summary = 'fenced and stalled'}),
+	'1', 'unfenced, the worker flushed the fenced declaration: the incident exists, once');
 
 ###############################################################################
 # Nothing recorded twice.
