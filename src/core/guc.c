@@ -41,6 +41,7 @@ int			dr_rto_target_s = 3600;
 int			dr_rto_max_s = 14400;
 int			dr_sample_interval_ms = 1000;
 int			dr_heartbeat_interval_ms = 1000;
+int			dr_clock_skew_threshold_ms = 1000;
 int			dr_history_interval_s = 60;
 int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
@@ -205,6 +206,11 @@ dr_define_gucs(void)
 							"How long dr_wal_positions keeps the primary's WAL-position samples that map times to LSNs for point-in-time recovery.",
 							NULL, &dr_position_retention_s, 30 * 24 * 3600, 60, 3660 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, check_position_retention, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.clock_skew_threshold",
+							"A standby whose clock is off its upstream's by more than this records CLOCK_SKEW (figures are corrected for the offset either way).",
+							NULL, &dr_clock_skew_threshold_ms, 1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */

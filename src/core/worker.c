@@ -75,6 +75,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw.h"
+#include "clock.h"
 #include "contact.h"
 #include "events.h"
 #include "guc.h"
@@ -564,7 +565,10 @@ dr_worker_main(Datum main_arg)
 		{
 			dr_take_sample(NULL);
 			if (have_extension)
+			{
 				track_rpo_state();
+				dr_clock_track();	/* CLOCK_SKEW events (clock.c) */
+			}
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}
 
