@@ -109,6 +109,12 @@ for my $n (qw(ahead behind plain))
 }
 is($primary->safe_psql('postgres', 'SELECT clock_offset IS NULL FROM dr_status()'), 't',
 	'a primary shows no clock_offset');
+is($node{behind}->safe_psql('postgres',
+		"SELECT round(value) FROM dr_metrics_rows('tensafe_dr_clock_offset_seconds')"),
+	'-30', 'the metric tensafe_dr_clock_offset_seconds on the standby behind');
+is($primary->safe_psql('postgres',
+		"SELECT count(*) FROM dr_metrics_rows('tensafe_dr_clock_offset_seconds')"),
+	'0', 'no clock offset metric on the primary');
 
 # CLOCK_SKEW journalled on the skewed standbys only
 for my $n (qw(ahead behind))
