@@ -16,8 +16,8 @@
  *	  hooks and dr_status(): a bool is read atomically.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
  *	RPO state, catalog and backup summaries, its pid and latch, the last
- *	contact -- after its file is durable, never while writing it -- and the
- *	dating points), the
+ *	contact -- after its file is durable, never while writing it -- the
+ *	clock offset and the CLOCK_SKEW state journalled, and the dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
  *	binary search of the ring and of the dating points, at most the whole ring (dr_samples(),
