@@ -4,6 +4,8 @@
 --   - tensafe_dr_set_aside_events counts the journal entries the flush set
 --     aside (25_event_validation.sql); the other event families count only
 --     events that are in the log or pending;
+--   - tensafe_dr_clock_offset_seconds, from dr_status().clock_offset
+--     (12_clock.sql);
 --   - the four tensafe_dr_sync_* families, from dr_sync_status() (absent on
 --     a standby; 90_sync.sql).
 -------------------------------------------------------------------------------
@@ -21,6 +23,8 @@ VALUES
      'tensafe_dr.rpo_max: exposure at or above it is a breach.'),
     ('tensafe_dr_rpo_state', 'gauge',
      'RPO state of this node, one series per state (ok, warning, breach, unknown): 1 for the current state, 0 for the others.'),
+    ('tensafe_dr_clock_offset_seconds', 'gauge',
+     'This standby''s clock minus the primary''s, estimated from the heartbeats (absent on a primary and while unknown); figures are corrected for it.'),
     ('tensafe_dr_attached_standbys', 'gauge',
      'Physical standbys attached to this node.'),
     ('tensafe_dr_standby_rpo_lag_seconds', 'gauge',
@@ -120,6 +124,8 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
       FROM s, id, unnest(ARRAY['ok', 'warning', 'breach', 'unknown']) st
     UNION ALL
     SELECT 'tensafe_dr_attached_standbys', id.l, s.standbys FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_clock_offset_seconds', id.l, extract(epoch FROM s.clock_offset) FROM s, id
     UNION ALL
     SELECT 'tensafe_dr_standby_rpo_lag_seconds', id.l || jsonb_build_object('standby', sb.standby),
            sb.rpo_lag FROM sb, id

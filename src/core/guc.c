@@ -41,6 +41,7 @@ int			dr_rto_target_s = 3600;
 int			dr_rto_max_s = 14400;
 int			dr_sample_interval_ms = 1000;
 int			dr_heartbeat_interval_ms = 1000;
+int			dr_clock_skew_threshold_ms = 1000;
 int			dr_history_interval_s = 60;
 int			dr_history_retention_s = 7 * 24 * 3600;
 int			dr_promote_max_lag_s = -1;
@@ -218,6 +219,11 @@ dr_define_gucs(void)
 							"Events already journalled are kept; the journal shrinks once they are flushed (the node can write again).",
 							&dr_journal_max_size_mb, 64, 1, 1024 * 1024,
 							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.clock_skew_threshold",
+							"A standby whose clock is off its upstream's by more than this records CLOCK_SKEW (figures are corrected for the offset either way).",
+							NULL, &dr_clock_skew_threshold_ms, 1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */

@@ -66,11 +66,14 @@ dr_shmem_startup(void)
 		DrShared->lock = &locks[DR_LWLOCK_SHARED].lock;
 		DrShared->recorded_rpo_state = -1;
 		DrShared->standby_seen = false;
+		DrShared->recorded_clock_skew = -1;
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = dr_fence_file_is_ours();
 		/* what this node knew of its primary before it stopped */
-		dr_contact_load(&DrShared->primary_contact, &DrShared->primary_contact_lsn);
+		dr_contact_load(&DrShared->primary_contact, &DrShared->primary_contact_lsn,
+						&DrShared->primary_contact_local,
+						&DrShared->clock_offset_known, &DrShared->clock_offset);
 	}
 	dr_journal_shmem_init(&locks[DR_LWLOCK_JOURNAL].lock);
 	dr_progress_shmem_init(&locks[DR_LWLOCK_PROGRESS].lock);
@@ -204,20 +207,21 @@ dr_ring_first_past(XLogRecPtr lsn, bool *found, TimestampTz *oldest_at)
 		TimestampTz at;
 		uint64		hb = DrShared->heartbeats_found;
 		int			n_hb = (int) Min(hb, (uint64) DR_DATES_SIZE);
+		TimeOffset	offset = DrShared->clock_offset_known ? DrShared->clock_offset : 0;
 
 		if (first_date_past(DrShared->positions, DR_DATES_SIZE, 0,
 							DrShared->n_positions, lsn, &at) &&
-			(!*found || at < result))
+			(!*found || at + offset < result))
 		{
 			*found = true;
-			result = at;
+			result = at + offset;
 		}
 		if (first_date_past(DrShared->heartbeats, DR_DATES_SIZE, hb - n_hb,
 							n_hb, lsn, &at) &&
-			(!*found || at < result))
+			(!*found || at + offset < result))
 		{
 			*found = true;
-			result = at;
+			result = at + offset;
 		}
 	}
 	LWLockRelease(DrShared->lock);
@@ -225,10 +229,11 @@ dr_ring_first_past(XLogRecPtr lsn, bool *found, TimestampTz *oldest_at)
 }
 
 /*
- * dr_contact_get / dr_contact_publish
- *		This node's last contact with the primary (0: none) and the end of
- *		the heartbeat that gave it.  Only the worker publishes, and only
- *		what is already durable (contact.c).
+ * dr_contact_get / dr_contact_get_local / dr_contact_publish
+ *		This node's last contact with the primary (0: none): the primary's
+ *		time in the newest heartbeat and its end; and when it arrived, on
+ *		this node's clock, which every age is measured from.  Only the
+ *		worker publishes, and only what is already durable (contact.c).
  */
 TimestampTz
 dr_contact_get(XLogRecPtr *lsn)
@@ -243,15 +248,53 @@ dr_contact_get(XLogRecPtr *lsn)
 	return at;
 }
 
+TimestampTz
+dr_contact_get_local(void)
+{
+	TimestampTz at;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	at = DrShared->primary_contact_local;
+	LWLockRelease(DrShared->lock);
+	return at;
+}
+
 void
-dr_contact_publish(TimestampTz at, XLogRecPtr lsn)
+dr_contact_publish(TimestampTz at, XLogRecPtr lsn, TimestampTz local_at)
 {
 	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
 	if (at > DrShared->primary_contact)
 	{
 		DrShared->primary_contact = at;
 		DrShared->primary_contact_lsn = lsn;
+		DrShared->primary_contact_local = Max(local_at, DrShared->primary_contact_local);
 	}
+	LWLockRelease(DrShared->lock);
+}
+
+/*
+ * dr_clock_offset_get / dr_clock_offset_set
+ *		The estimated offset of this node's clock from the primary's
+ *		(clock.c); the getter returns false (and *offset 0) when unknown.
+ */
+bool
+dr_clock_offset_get(TimeOffset *offset)
+{
+	bool		known;
+
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	known = DrShared->clock_offset_known;
+	*offset = known ? DrShared->clock_offset : 0;
+	LWLockRelease(DrShared->lock);
+	return known;
+}
+
+void
+dr_clock_offset_set(bool known, TimeOffset offset)
+{
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	DrShared->clock_offset_known = known;
+	DrShared->clock_offset = known ? offset : 0;
 	LWLockRelease(DrShared->lock);
 }
 

@@ -18,9 +18,10 @@
  *	  segment of their own, each written by its backend) with full
  *	  memory barriers.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch, synchronous replication
- *	state, the last contact -- after its file is durable, never while writing it -- and the
- *	dating points), the
+ *	RPO state, catalog and backup summaries, its pid and latch, synchronous
+ *	replication state, the last contact -- after its file is durable, never
+ *	while writing it -- the clock offset and the CLOCK_SKEW state journalled,
+ *	and the dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
  *	binary search of the ring and of the dating points, at most the whole ring (dr_samples(),
@@ -82,7 +83,8 @@ typedef struct DrSample
 								 * receiver, replayed, or read as a heartbeat) */
 	XLogRecPtr	replay_lsn;		/* standby: replayed by the startup process */
 	TimestampTz last_contact;	/* standby: the last contact with the
-								 * primary (primary_contact below) when taken */
+								 * primary when taken, on this node's clock
+								 * (primary_contact_local below) */
 	XLogRecPtr	standby_min_flush;	/* primary: worst attached standby */
 	XLogRecPtr	standby_min_replay;
 	TimeLineID	timeline;
@@ -92,7 +94,8 @@ typedef struct DrSample
 } DrSample;
 
 /*
- * A persisted dating point: the primary was past 'lsn' at 'at' (its clock).
+ * A persisted dating point: the primary was past 'lsn' at 'at' (its clock;
+ * dr_ring_first_past() moves it onto this node's by the clock offset).
  * Two sources outlive a restart and date WAL older than the ring: the
  * primary's dr_wal_positions (read by the worker, they replicate), and the
  * heartbeats found in the WAL this node holds (contact.c).
@@ -179,6 +182,20 @@ typedef struct DrSharedState
 	 */
 	TimestampTz primary_contact;	/* 0: none known */
 	XLogRecPtr	primary_contact_lsn;
+	TimestampTz primary_contact_local;	/* this node's clock when it arrived
+										 * (contact.c): what ages are
+										 * measured from */
+
+	/*
+	 * Standby: the estimated offset of this node's clock from the primary's
+	 * (this node minus the primary; clock.c), by which times carried in the WAL
+	 * (heartbeats, dr_wal_positions) are moved onto this node's clock.
+	 * Written by the worker; persisted with the contact.
+	 */
+	bool		clock_offset_known;
+	TimeOffset	clock_offset;
+	int			recorded_clock_skew;	/* CLOCK_SKEW state journalled: -1
+										 * none yet, 0 within, 1 skewed */
 
 	/* Dating points older than the ring (see DrDate), ascending */
 	int			n_positions;	/* from dr_wal_positions */
@@ -204,7 +221,10 @@ extern void dr_worker_set_pid(pid_t pid, TimestampTz started_at);
 extern void dr_notifier_set_latch(Latch *latch);
 extern void dr_note_heartbeat(TimestampTz at, XLogRecPtr lsn);
 extern TimestampTz dr_contact_get(XLogRecPtr *lsn);
-extern void dr_contact_publish(TimestampTz at, XLogRecPtr lsn);
+extern TimestampTz dr_contact_get_local(void);
+extern void dr_contact_publish(TimestampTz at, XLogRecPtr lsn, TimestampTz local_at);
+extern bool dr_clock_offset_get(TimeOffset *offset);
+extern void dr_clock_offset_set(bool known, TimeOffset offset);
 extern void dr_dates_set_positions(const DrDate *dates, int n);
 extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
 

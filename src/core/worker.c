@@ -80,6 +80,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw.h"
+#include "clock.h"
 #include "contact.h"
 #include "events.h"
 #include "fence.h"
@@ -580,7 +581,10 @@ dr_worker_main(Datum main_arg)
 		{
 			dr_take_sample(NULL);
 			if (have_extension)
+			{
 				track_rpo_state();
+				dr_clock_track();	/* CLOCK_SKEW events (clock.c) */
+			}
 			dr_sync_stall_sample(!RecoveryInProgress(), have_extension, now);
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}

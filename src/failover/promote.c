@@ -15,6 +15,9 @@
  * died stays promotable however long the outage, as long as the old primary
  * really stopped writing -- Patroni's leader lock or dr_fence() see to that.
  * rpo_state, for dashboards, keeps counting from the last contact.
+ * Every figure is on this node's clock (lag.c): a clock offset from the
+ * primary changes no verdict, and when it is above
+ * tensafe_dr.clock_skew_threshold the reason says it was taken out.
  *
  * The gate never fails because of the journal: if the verdict cannot be
  * journalled (journal full, unreadable), it is returned anyway, with that
@@ -43,6 +46,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "clock.h"
 #include "events.h"
 #include "guc.h"
 #include "lag.h"
@@ -122,6 +126,7 @@ dr_promote_check(PG_FUNCTION_ARGS)
 	bool		promotable;
 	int64		unreplayed = 0;
 	TimeOffset	catchup = DR_LAG_UNKNOWN;
+	TimeOffset	offset;
 	StringInfoData reason;
 	StringInfoData details;
 
@@ -170,6 +175,13 @@ dr_promote_check(PG_FUNCTION_ARGS)
 		appendStringInfoString(&reason, "; WAL receiver not streaming");
 	if (standby && st.replay_paused)
 		appendStringInfoString(&reason, "; replay is paused (promotion replays the received WAL first)");
+	if (standby && dr_clock_skewed(&offset))
+	{
+		char		buf[32];
+
+		dr_clock_format(buf, sizeof(buf), offset);
+		appendStringInfo(&reason, "; this node's clock is %s off the primary's, taken out of the figures", buf);
+	}
 
 	/* journal the verdict: Patroni's pre_promote runs on a read-only standby */
 	initStringInfo(&details);

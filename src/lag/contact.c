@@ -13,9 +13,14 @@
  * writes into its WAL; it passes unchanged through every cascade and stays
  * in the WAL the node holds across its restarts.  So the contact is: the
  * primary's time in the newest heartbeat this node has received (flushed by
- * its WAL receiver, replayed or not), never later than the local time it was
- * found.  It is judged against this node's clock, which must agree with the
- * primary's (NTP), as every lag figure here does.
+ * its WAL receiver, replayed or not), and when it arrived on this node's
+ * clock.  Every age is measured from the latter (now minus arrival, both
+ * local), so clocks that disagree neither inflate nor hide it; the
+ * primary's time only orders heartbeats.  The arrival is dated as the
+ * heartbeat's time moved onto this node's clock by the estimated offset
+ * (clock.c), kept between the previous look at the WAL (it was not there
+ * yet) and this one (it is): wrong by at most one look (DR_CONTACT_SCAN_MS)
+ * whatever the offset estimate.  Without an estimate it is this look.
  *
  * The worker, on a standby, reads every sample the WAL received since the
  * previous read (an XLogReader over pg_wal, up to the receiver's flush
@@ -62,6 +67,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "clock.h"
 #include "contact.h"
 #include "heartbeat.h"
 #include "journal.h"
@@ -74,12 +80,28 @@
 /* Most WAL read in one sample, so that a backlog never delays sampling long */
 #define DR_CONTACT_READ_MAX	((uint64) 256 * 1024 * 1024)
 
-typedef struct DrContactFile
+/*
+ * Version 2 adds local_at and the clock offset; a version 1 file (1.2
+ * development builds) is read with local_at = at and no offset.
+ */
+typedef struct DrContactFileV1
 {
 	uint32		magic;
 	uint32		version;
 	TimestampTz at;
 	XLogRecPtr	lsn;
+	pg_crc32c	crc;
+} DrContactFileV1;
+
+typedef struct DrContactFile
+{
+	uint32		magic;
+	uint32		version;
+	TimestampTz at;				/* the primary's clock */
+	XLogRecPtr	lsn;
+	TimestampTz local_at;		/* this node's clock when it arrived */
+	TimeOffset	clock_offset;	/* estimate when written */
+	uint32		clock_offset_known;
 	pg_crc32c	crc;			/* of the fields above */
 } DrContactFile;
 
@@ -93,6 +115,8 @@ static MemoryContext reader_cxt = NULL;
 static XLogReaderState *reader = NULL;
 static XLogRecPtr resume_at = InvalidXLogRecPtr;
 static bool positioned = false;
+static TimestampTz last_look = 0;	/* local time the previous scan began */
+static bool last_capped = false;	/* it stopped at DR_CONTACT_READ_MAX */
 static bool skip_to_end = false;	/* after an error: start at what is readable */
 
 static pg_crc32c
@@ -108,26 +132,46 @@ contact_crc(const DrContactFile *f)
 
 /*
  * dr_contact_load
- *		Read pg_tensafe_dr/contact into *at / *lsn (0 when absent or not
- *		valid).  Called by the postmaster when shared memory is set up (the
- *		working directory is the data directory), so plain system calls and
- *		no ERROR.
+ *		Read pg_tensafe_dr/contact (all 0 when absent or not valid).  Called
+ *		by the postmaster when shared memory is set up (the working directory
+ *		is the data directory), so plain system calls and no ERROR.
  */
 void
-dr_contact_load(TimestampTz *at, XLogRecPtr *lsn)
+dr_contact_load(TimestampTz *at, XLogRecPtr *lsn, TimestampTz *local_at,
+				bool *offset_known, TimeOffset *offset)
 {
 	DrContactFile f;
 	int			fd = open(DR_CONTACT_FILE, O_RDONLY | PG_BINARY, 0);
 	ssize_t		n;
+	bool		valid;
 
 	*at = 0;
 	*lsn = InvalidXLogRecPtr;
+	*local_at = 0;
+	*offset_known = false;
+	*offset = 0;
 	if (fd < 0)
 		return;
+	memset(&f, 0, sizeof(f));
 	n = read(fd, &f, sizeof(f));
 	close(fd);
-	if (n != sizeof(f) || f.magic != DR_CONTACT_MAGIC || f.version != 1 ||
-		!EQ_CRC32C(f.crc, contact_crc(&f)))
+	if (n == sizeof(DrContactFileV1) && f.version == 1)
+	{
+		DrContactFileV1 v1;
+		pg_crc32c	crc;
+
+		memcpy(&v1, &f, sizeof(v1));
+		INIT_CRC32C(crc);
+		COMP_CRC32C(crc, &v1, offsetof(DrContactFileV1, crc));
+		FIN_CRC32C(crc);
+		valid = v1.magic == DR_CONTACT_MAGIC && EQ_CRC32C(v1.crc, crc);
+		f.local_at = f.at;
+		f.clock_offset_known = 0;
+	}
+	else
+		valid = n == sizeof(f) && f.magic == DR_CONTACT_MAGIC && f.version == 2 &&
+			EQ_CRC32C(f.crc, contact_crc(&f));
+	if (!valid)
 	{
 		ereport(LOG,
 				(errmsg("tensafe_dr: ignoring \"%s\": not a valid contact file", DR_CONTACT_FILE)));
@@ -135,6 +179,9 @@ dr_contact_load(TimestampTz *at, XLogRecPtr *lsn)
 	}
 	*at = f.at;
 	*lsn = f.lsn;
+	*local_at = f.local_at;
+	*offset_known = f.clock_offset_known != 0;
+	*offset = *offset_known ? f.clock_offset : 0;
 }
 
 /*
@@ -143,16 +190,20 @@ dr_contact_load(TimestampTz *at, XLogRecPtr *lsn)
  *		it must not be published.
  */
 static bool
-persist(TimestampTz at, XLogRecPtr lsn)
+persist(TimestampTz at, XLogRecPtr lsn, TimestampTz local_at)
 {
 	DrContactFile f;
 	int			fd;
+	TimeOffset	offset;
 
 	memset(&f, 0, sizeof(f));
 	f.magic = DR_CONTACT_MAGIC;
-	f.version = 1;
+	f.version = 2;
 	f.at = at;
 	f.lsn = lsn;
+	f.local_at = local_at;
+	f.clock_offset_known = dr_clock_offset_get(&offset) ? 1 : 0;
+	f.clock_offset = offset;
 	f.crc = contact_crc(&f);
 
 	if (MakePGDirectory(DR_JOURNAL_DIR) != 0 && errno != EEXIST)
@@ -368,6 +419,7 @@ scan(XLogRecPtr *hb_end)
 	}
 
 	XLogBeginRead(reader, resume_at);
+	last_capped = true;
 	while (reader->EndRecPtr - from < DR_CONTACT_READ_MAX)
 	{
 		if (XLogReadRecord(reader, &errormsg) == NULL)
@@ -384,6 +436,7 @@ scan(XLogRecPtr *hb_end)
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("invalid WAL record at %X/%X: %s",
 								LSN_FORMAT_ARGS(resume_at), errormsg)));
+			last_capped = false;
 			break;
 		}
 		resume_at = reader->EndRecPtr;
@@ -426,14 +479,25 @@ dr_contact_scan(void)
 	MemoryContext cxt = CurrentMemoryContext;
 	TimestampTz found = 0;
 	XLogRecPtr	found_lsn = InvalidXLogRecPtr;
-	TimestampTz now;
+	TimestampTz look = GetCurrentTimestamp();
+	TimestampTz prev_look = last_look;
+	bool		prev_capped = last_capped;
+	TimestampTz local_at;
 
 	if (!RecoveryInProgress())
 	{
+		TimeOffset	offset;
+
 		if (reader != NULL)
 			dr_contact_forget_reader();
+		last_look = 0;
+		/* a primary is its own clock's reference */
+		if (dr_clock_offset_get(&offset))
+			dr_clock_offset_set(false, 0);
 		return;
 	}
+
+	last_look = look;
 
 	PG_TRY();
 	{
@@ -453,17 +517,33 @@ dr_contact_scan(void)
 		FreeErrorData(edata);
 		dr_contact_forget_reader();
 		skip_to_end = true;
+		last_capped = true;		/* what is found next may be older than this look */
 		return;
 	}
 	PG_END_TRY();
 
-	if (found == 0)
+	if (found == 0 || found <= dr_contact_get(NULL))
 		return;
-	/* a primary clock ahead of ours must not put the contact in the future */
-	now = GetCurrentTimestamp();
-	found = Min(found, now);
-	if (found <= dr_contact_get(NULL))
-		return;
-	if (persist(found, found_lsn))
-		dr_contact_publish(found, found_lsn);
+	/* found fresh (arrived since the previous look): measure the offset */
+	if (prev_look != 0 && !prev_capped)
+		dr_clock_note(found, look);
+
+	/*
+	 * When it arrived, on this node's clock: its time moved by the offset,
+	 * but after the previous look (it was not readable then; unless the
+	 * previous look stopped at DR_CONTACT_READ_MAX) and not after this one.
+	 */
+	{
+		TimeOffset	offset;
+
+		local_at = look;
+		if (dr_clock_offset_get(&offset))
+		{
+			local_at = Min(found + offset, look);
+			if (prev_look != 0 && !prev_capped)
+				local_at = Max(local_at, prev_look);
+		}
+	}
+	if (persist(found, found_lsn, local_at))
+		dr_contact_publish(found, found_lsn, local_at);
 }

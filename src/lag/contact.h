@@ -12,7 +12,8 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 
-extern void dr_contact_load(TimestampTz *at, XLogRecPtr *lsn);
+extern void dr_contact_load(TimestampTz *at, XLogRecPtr *lsn, TimestampTz *local_at,
+							bool *offset_known, TimeOffset *offset);
 extern void dr_contact_scan(void);
 extern void dr_contact_forget_reader(void);
 

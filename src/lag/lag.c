@@ -30,7 +30,13 @@
  * the time since contact reaches the objectives, then warning and breach.
  * "Contact" is the newest primary heartbeat this node holds in its WAL
  * (contact.c), not contact with its upstream: a cascaded standby judges its
- * distance from the primary, and a restarted one still knows it.  A standby
+ * distance from the primary, and a restarted one still knows it.
+ *
+ * One clock: every age is this node's clock now minus a time on this
+ * node's clock -- a sample's, the contact's arrival (contact.c), or a
+ * persisted dating point moved onto it by the estimated clock offset
+ * (clock.c, shared_state.c).  Clocks that disagree between the nodes
+ * therefore neither inflate an age (a false breach) nor hide one.  A standby
  * that has not reported a position to its upstream is 'unknown' there, its
  * figures NULL (dr_replica_figures).
  *
@@ -208,9 +214,9 @@ dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
  * dr_standby_node_figures
  *		A standby's own figures.  The contact is the newest primary heartbeat
  *		in the WAL this node holds (contact.c), the same on every node of a
- *		cascade and across restarts; stored_contact (a sample's copy of it,
- *		0 if none) can only be older.  *contact receives the contact time
- *		used (0 if never).
+ *		cascade and across restarts, dated by when it arrived here (this
+ *		node's clock); stored_contact (a sample's copy of it, 0 if none) can
+ *		only be older.  *contact receives the contact time used (0 if never).
  */
 void
 dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
@@ -223,7 +229,7 @@ dr_standby_node_figures(const DrNodeState *st, TimestampTz stored_contact,
 	char		agebuf[32];
 
 	memset(out, 0, sizeof(*out));
-	*contact = Max(stored_contact, dr_contact_get(NULL));
+	*contact = Max(stored_contact, dr_contact_get_local());
 	if (*contact != 0)
 		contact_age = Max(st->now - *contact, 0);
 

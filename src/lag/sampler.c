@@ -44,12 +44,12 @@ dr_take_sample(DrSample *taken)
 	/*
 	 * The last contact with the primary: the durable memo the worker keeps
 	 * from the heartbeats in the WAL (contact.c), the very one dr_status()
-	 * shows; carried forward, it never goes backwards.
+	 * shows, on this node's clock; carried forward, it never goes backwards.
 	 */
 	if (dr_ring_latest(&prev))
 		s.last_contact = prev.last_contact;
 	if (st.role == DR_ROLE_STANDBY)
-		s.last_contact = Max(s.last_contact, dr_contact_get(NULL));
+		s.last_contact = Max(s.last_contact, dr_contact_get_local());
 
 	s.n_standbys = (int16) Min(st.n_standbys, PG_INT16_MAX);
 	for (i = 0; i < st.n_standbys; i++)

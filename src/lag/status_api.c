@@ -12,7 +12,10 @@
  * if the journal is not open yet, dr_status() opens it only if nobody else
  * is, and an error doing so (an unreadable file) makes pending_events NULL
  * with the reason in state_reason, never an error of dr_status().
- * The figures and their meaning are defined in lag.c.
+ * The figures and their meaning are defined in lag.c.  dr_status() serves
+ * the 1.1 definition (24 columns) too, until ALTER EXTENSION UPDATE adds
+ * clock_offset: the tuple is formed with the caller's descriptor, which
+ * ignores the values past its last column.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +43,8 @@ PG_FUNCTION_INFO_V1(dr_status);
 PG_FUNCTION_INFO_V1(dr_standby_lag);
 PG_FUNCTION_INFO_V1(dr_samples);
 
-#define DR_STATUS_COLS 24
+#define DR_STATUS_COLS 25
+#define DR_STATUS_COLS_1_1 24	/* before clock_offset (1.2) */
 #define DR_STANDBY_LAG_COLS 4
 #define DR_SAMPLES_COLS 12
 
@@ -97,7 +101,8 @@ typedef struct CachedTupdesc
 } CachedTupdesc;
 
 static TupleDesc
-result_tupdesc(FunctionCallInfo fcinfo, int expected_cols, CachedTupdesc *cache)
+result_tupdesc(FunctionCallInfo fcinfo, int expected_cols, int older_cols,
+			   CachedTupdesc *cache)
 {
 	TupleDesc	tupdesc;
 	MemoryContext old;
@@ -107,7 +112,7 @@ result_tupdesc(FunctionCallInfo fcinfo, int expected_cols, CachedTupdesc *cache)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	if (tupdesc->natts != expected_cols)
+	if (tupdesc->natts != expected_cols && tupdesc->natts != older_cols)
 		elog(ERROR, "tensafe_dr library and SQL definitions do not match (%d columns, expected %d)",
 			 tupdesc->natts, expected_cols);
 
@@ -140,7 +145,8 @@ Datum
 dr_status(PG_FUNCTION_ARGS)
 {
 	static CachedTupdesc cache;
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STATUS_COLS, &cache);
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STATUS_COLS, DR_STATUS_COLS_1_1,
+										 &cache);
 	Datum		values[DR_STATUS_COLS];
 	bool		nulls[DR_STATUS_COLS];
 	DrNodeState st;
@@ -233,6 +239,15 @@ dr_status(PG_FUNCTION_ARGS)
 		else
 			values[23] = CStringGetTextDatum("ok");
 	}
+	{
+		/* 1.2: this standby's clock minus the primary's (clock.c) */
+		TimeOffset	offset;
+
+		if (st.role == DR_ROLE_STANDBY && dr_clock_offset_get(&offset))
+			values[24] = interval_from_usecs(offset);
+		else
+			nulls[24] = true;
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -245,7 +260,8 @@ Datum
 dr_standby_lag(PG_FUNCTION_ARGS)
 {
 	static CachedTupdesc cache;
-	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS, &cache);
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS, DR_STANDBY_LAG_COLS,
+										 &cache);
 	XLogRecPtr	flush_lsn = PG_GETARG_LSN(0);
 	XLogRecPtr	replay_lsn = PG_GETARG_LSN(1);
 	Datum		values[DR_STANDBY_LAG_COLS];

@@ -1,0 +1,53 @@
+-------------------------------------------------------------------------------
+-- Clocks (1.2): dr_status() shows clock_offset, the estimated offset of this
+-- standby's clock from the primary's (positive: this node is ahead; NULL on
+-- a primary or before it is known).  Every figure is measured on this node's
+-- clock with that offset taken out where a time came from the primary
+-- (src/lag/clock.c).  A new OUT column means a new function: dr_node_status
+-- (SELECT * FROM dr_status()) is recreated with it.
+-------------------------------------------------------------------------------
+DROP VIEW dr_node_status;
+DROP FUNCTION dr_status();
+
+CREATE FUNCTION dr_status(
+    OUT node_name text,
+    OUT region text,
+    OUT role text,
+    OUT timeline integer,
+    OUT in_recovery boolean,
+    OUT receiver_status text,
+    OUT last_primary_contact timestamptz,
+    OUT replay_lag interval,
+    OUT rpo_lag interval,
+    OUT lag_bytes bigint,
+    OUT rpo_target interval,
+    OUT rpo_max interval,
+    OUT rpo_state text,
+    OUT state_reason text,
+    OUT standbys integer,
+    OUT replay_paused boolean,
+    OUT last_sample_at timestamptz,
+    OUT worker_pid integer,
+    OUT open_incident bigint,
+    OUT last_event text,
+    OUT fenced boolean,
+    OUT pending_events bigint,
+    OUT newest_backup_at timestamptz,
+    OUT backup_state text,
+    OUT clock_offset interval)
+RETURNS record
+AS 'MODULE_PATHNAME', 'dr_status'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION dr_status() IS
+'One row: can this node fail over now and what would it lose. rpo_lag = age of the oldest primary WAL not held durably here; replay_lag = age of the oldest WAL not replayed; rpo_state judges the larger against tensafe_dr.rpo_target/rpo_max. Every age is on this node''s clock; last_primary_contact is when the primary''s newest heartbeat arrived here. (1.2) clock_offset: this standby''s clock minus the primary''s, estimated from the primary''s heartbeats in the WAL (NULL on a primary or while unknown), taken out of every figure that dates WAL by the primary''s clock.';
+
+REVOKE ALL ON FUNCTION dr_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dr_status() TO dr_monitor;
+
+CREATE VIEW dr_node_status AS
+    SELECT * FROM dr_status();
+COMMENT ON VIEW dr_node_status IS
+'One row: this node''s DR status, the columns of dr_status().';
+REVOKE ALL ON dr_node_status FROM PUBLIC;
+GRANT SELECT ON dr_node_status TO dr_monitor;
