@@ -15,7 +15,7 @@
  *	  fence file is durable: fence.c) but read without it by the executor
  *	  hooks and dr_status(): a bool is read atomically.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch, the last
+ *	RPO state, catalog and backup summaries, the standby registry, its pid and latch, the last
  *	contact -- after its file is durable, never while writing it -- and the
  *	dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
@@ -102,6 +102,26 @@ typedef struct DrDate
 	TimestampTz at;
 } DrDate;
 
+/*
+ * A standby the primary remembers (dr_standbys, mirrored by the worker:
+ * standbys.c), for dr_status(), which reads no catalog.  pid is the
+ * walsender that streamed to it at the worker's last look, 0 if none: a
+ * remembered standby whose pid is not among the live walsenders is not
+ * connected.  flush_lsn is InvalidXLogRecPtr for one declared and never
+ * seen streaming.
+ */
+#define DR_REMEMBERED_MAX 64
+
+typedef struct DrRemembered
+{
+	char		name[64];		/* application_name */
+	pid_t		pid;
+	bool		declared;
+	TimestampTz last_seen;		/* 0: never seen */
+	XLogRecPtr	flush_lsn;
+	XLogRecPtr	replay_lsn;
+} DrRemembered;
+
 typedef struct DrSharedState
 {
 	LWLock	   *lock;
@@ -164,6 +184,11 @@ typedef struct DrSharedState
 	uint64		heartbeats_found;	/* ring: next slot is % DR_DATES_SIZE */
 	DrDate		heartbeats[DR_DATES_SIZE];
 
+	/* Primary: the standby registry (written by the worker only) */
+	bool		remembered_loaded;	/* false until the worker's first look */
+	int			n_remembered;
+	DrRemembered remembered[DR_REMEMBERED_MAX];
+
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
 
@@ -183,6 +208,8 @@ extern TimestampTz dr_contact_get(XLogRecPtr *lsn);
 extern void dr_contact_publish(TimestampTz at, XLogRecPtr lsn);
 extern void dr_dates_set_positions(const DrDate *dates, int n);
 extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
+extern void dr_remembered_publish(const DrRemembered *standbys, int n);
+extern int	dr_remembered_copy(DrRemembered *out, bool *loaded);
 
 /* A consistent copy of the scalar fields, for dr_status() */
 typedef struct DrWorkerInfo

@@ -12,7 +12,8 @@
  *	  shared memory only),
  *	  and, once the extension exists, an RPO_WARNING / RPO_BREACH /
  *	  RPO_RECOVERED / RPO_UNKNOWN event into the journal when the node's
- *	  rpo_state changed;
+ *	  rpo_state changed; on a primary, before that, the standby registry
+ *	  (standbys.c: a transaction only when a standby's position changed);
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
@@ -78,6 +79,7 @@
 #include "lag.h"
 #include "node_state.h"
 #include "sampler.h"
+#include "standbys.h"
 #include "shared_state.h"
 #include "wakeup.h"
 #include "worker.h"
@@ -505,7 +507,10 @@ dr_worker_main(Datum main_arg)
 		{
 			dr_take_sample(NULL);
 			if (have_extension)
+			{
+				dr_standbys_pass();	/* primary: the standby registry */
 				track_rpo_state();
+			}
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
 		}
 

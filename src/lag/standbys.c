@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * standbys.c
+ *	  The primary's memory of its standbys (dr_standbys): the worker's side.
+ *
+ * On a primary where the extension (1.2 or later) exists, the worker calls
+ * dr_standbys_pass() once per sample.  It opens a short transaction only
+ * when there is something to note or load:
+ *	- the walsenders' (pid, flush, replay) changed since the last pass that
+ *	  looked -- a standby connected, left, or confirmed new WAL (with
+ *	  heartbeats, about once per tensafe_dr.heartbeat_interval while a
+ *	  standby streams);
+ *	- dr_standby_set() or dr_standby_forget() committed (DR_WAKE_STANDBYS);
+ *	- the registry was never loaded since this server started.
+ * The transaction runs dr_standbys_sync(), which writes the positions that
+ * changed (fillfactor 50: the updates stay HOT, pruned on the page) and
+ * returns the registry; it is mirrored into shared memory
+ * (dr_remembered_publish) for dr_status(), which reads no catalog (lag.c).
+ * An idle primary without standbys opens no transaction here.
+ *
+ * Comparing each look with the previous one gives the events: a
+ * remembered standby that was streaming and is no longer is STANDBY_LOST;
+ * one that was lost and streams again is STANDBY_RETURNED (both journalled,
+ * like the RPO events).  The first look after a start records nothing: a
+ * standby that left while the primary was down was not seen leaving.
+ *
+ * Locking: none held here; shared_state.c's accessors lock for a copy.
+ * A failing pass (for instance a database not yet updated to 1.2) is
+ * logged and retried DR_STANDBYS_RETRY_MS later.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "bgw.h"
+#include "events.h"
+#include "guc.h"
+#include "lag.h"
+#include "node_state.h"
+#include "shared_state.h"
+#include "standbys.h"
+#include "wakeup.h"
+
+#define DR_STANDBYS_RETRY_MS 10000
+
+/* The walsenders as last synced, and when a failed pass may retry */
+static uint32 synced_signature = 0;
+static bool synced_once = false;
+static TimestampTz retry_at = 0;
+
+static uint32
+walsender_signature(const DrNodeState *st)
+{
+	uint32		h = 0x5eed;
+	int			i;
+
+	for (i = 0; i < st->n_standbys; i++)
+	{
+		const DrStandbyPos *w = &st->standbys[i];
+
+		h = hash_combine(h, (uint32) w->pid);
+		h = hash_combine(h, hash_bytes_uint32((uint32) w->flush_lsn) ^ (uint32) (w->flush_lsn >> 32));
+		h = hash_combine(h, hash_bytes_uint32((uint32) w->replay_lsn) ^ (uint32) (w->replay_lsn >> 32));
+	}
+	return hash_combine(h, (uint32) st->n_standbys);
+}
+
+static void
+journal_transition(const char *event, const DrRemembered *r, const DrNodeState *st)
+{
+	StringInfoData details;
+	DrLagFigures fig;
+
+	dr_disconnected_figures(st->flush_lsn, r->flush_lsn, r->replay_lsn, r->last_seen,
+							st->now, &fig);
+	initStringInfo(&details);
+	appendStringInfoString(&details, "{\"standby\":");
+	escape_json(&details, r->name);
+	appendStringInfo(&details, ",\"declared\":%s", r->declared ? "true" : "false");
+	if (r->last_seen != 0)
+	{
+		appendStringInfoString(&details, ",\"last_seen\":");
+		escape_json(&details, timestamptz_to_str(r->last_seen));
+	}
+	appendStringInfo(&details, ",\"last_flush_lsn\":\"%X/%X\"",
+					 LSN_FORMAT_ARGS(r->flush_lsn));
+	if (strcmp(event, "STANDBY_LOST") == 0)
+	{
+		appendStringInfoChar(&details, ',');
+		dr_json_add_interval_s(&details, "rpo_lag_s", fig.rpo_lag, true);
+		appendStringInfoString(&details, ",\"rpo_state\":");
+		escape_json(&details, dr_rpo_state_name(fig.state));
+	}
+	appendStringInfo(&details, ",\"streaming_standbys\":%d}", st->n_standbys);
+	(void) dr_journal_event(event, 0, strcmp(event, "STANDBY_RETURNED") == 0,
+							"tensafe_dr worker", details.data);
+}
+
+/*
+ * look
+ *		Inside the pass's transaction: sync, read the registry, publish it,
+ *		journal the transitions against the previous look.
+ */
+static void
+look(const char *schema, const DrNodeState *st)
+{
+	DrRemembered *prev = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	DrRemembered *now = palloc0(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	bool		loaded;
+	int			n_prev = dr_remembered_copy(prev, &loaded);
+	int			n = 0;
+	uint64		i;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+
+	/* a database not updated to 1.2 yet has no registry: nothing to do */
+	if (SPI_execute(psprintf("SELECT pg_catalog.to_regprocedure(%s) IS NOT NULL",
+							 quote_literal_cstr(psprintf("%s.dr_standbys_sync(text)", schema))),
+					true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									&isnull)))
+	{
+		dr_remembered_publish(NULL, 0);
+		return;
+	}
+
+	args[0] = CStringGetTextDatum(dr_effective_node_name());
+	if (SPI_execute_with_args(psprintf("SELECT standby_name, declared, last_seen, last_flush_lsn,"
+									   " last_replay_lsn, pid FROM %s.dr_standbys_sync($1)",
+									   schema),
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "tensafe_dr worker: dr_standbys_sync() failed");
+
+	for (i = 0; i < SPI_processed && n < DR_REMEMBERED_MAX; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		DrRemembered *r = &now[n++];
+		Datum		d;
+		char	   *name = SPI_getvalue(tup, desc, 1);
+
+		strlcpy(r->name, name ? name : "", sizeof(r->name));
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		r->declared = !isnull && DatumGetBool(d);
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		r->last_seen = isnull ? 0 : DatumGetTimestampTz(d);
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		r->flush_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		r->replay_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		d = SPI_getbinval(tup, desc, 6, &isnull);
+		r->pid = isnull ? 0 : (pid_t) DatumGetInt32(d);
+	}
+	dr_remembered_publish(now, n);
+
+	if (!loaded)
+		return;
+	for (i = 0; i < (uint64) n; i++)
+	{
+		int			j;
+
+		for (j = 0; j < n_prev; j++)
+		{
+			if (strcmp(prev[j].name, now[i].name) != 0)
+				continue;
+			if (prev[j].pid != 0 && now[i].pid == 0)
+				journal_transition("STANDBY_LOST", &now[i], st);
+			else if (prev[j].pid == 0 && now[i].pid != 0 &&
+					 !XLogRecPtrIsInvalid(prev[j].flush_lsn))
+				journal_transition("STANDBY_RETURNED", &now[i], st);
+			break;
+		}
+	}
+}
+
+/*
+ * dr_standbys_pass
+ *		The worker's per-sample look at the standby registry (see the file
+ *		header).  Primary only; called with no transaction open, in the
+ *		pass's memory context.
+ */
+void
+dr_standbys_pass(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	DrNodeState st;
+	uint32		signature;
+	bool		loaded;
+	bool		woken;
+	DrRemembered *mem;
+
+	if (RecoveryInProgress())
+		return;
+	dr_read_node_state(&st, true);
+	signature = walsender_signature(&st);
+	woken = dr_take_wake_reasons(DR_WAKE_STANDBYS) != 0;
+	mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	(void) dr_remembered_copy(mem, &loaded);
+
+	if (!woken && loaded && synced_once && signature == synced_signature)
+		return;
+	if (!woken && st.now < retry_at)
+		return;
+
+	PG_TRY();
+	{
+		const char *schema;
+
+		dr_bgw_begin("tensafe_dr: standby registry");
+		schema = dr_bgw_extension_schema();
+		if (schema != NULL)
+			look(schema, &st);
+		dr_bgw_commit();
+		synced_signature = signature;
+		synced_once = true;
+		retry_at = 0;
+	}
+	PG_CATCH();
+	{
+		dr_bgw_abort(cxt);
+		/* look again once the retry is due, woken or not */
+		synced_once = false;
+		retry_at = TimestampTzPlusMilliseconds(st.now, DR_STANDBYS_RETRY_MS);
+	}
+	PG_END_TRY();
+}
