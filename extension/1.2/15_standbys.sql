@@ -119,6 +119,24 @@ $fn$;
 COMMENT ON FUNCTION dr_streaming_standbys() IS
 'Internal: the physical standbys streaming from this node now, one row per application_name (the furthest where several share one).';
 
+-- The names this node itself may have been remembered by, as a standby of
+-- the primary before it was promoted (the registry replicates): its
+-- tensafe_dr.node_name, cluster_name, and the application_name of its
+-- primary_conninfo.  Their rows are not its standbys.
+CREATE FUNCTION dr_self_names()
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT array_remove(ARRAY[
+        nullif(current_setting('tensafe_dr.node_name', true), ''),
+        nullif(current_setting('cluster_name', true), ''),
+        substring(coalesce(current_setting('primary_conninfo', true), '')
+                  FROM $re$application_name\s*=\s*'?([^'\s]+)$re$)], NULL)
+$fn$;
+COMMENT ON FUNCTION dr_self_names() IS
+'Internal: the names this node may be known by in dr_standbys (tensafe_dr.node_name, cluster_name, the application_name of primary_conninfo): rows that are not its standbys.';
+
 -- Worker, on the primary: note the positions of the streaming standbys
 -- (only what changed), then return the registry for shared memory, without
 -- the row of this node itself (a promoted standby finds its own name in the
@@ -139,6 +157,7 @@ BEGIN
         SELECT w.standby_name, now(), now(), w.flush_lsn, w.replay_lsn
           FROM @extschema@.dr_streaming_standbys() w
          WHERE w.standby_name IS DISTINCT FROM dr_standbys_sync.node_name
+           AND w.standby_name <> ALL (@extschema@.dr_self_names())
         ON CONFLICT ON CONSTRAINT dr_standbys_pkey DO UPDATE
            SET first_seen = coalesce(s.first_seen, excluded.first_seen),
                last_seen = excluded.last_seen,
@@ -152,6 +171,7 @@ BEGIN
           FROM @extschema@.dr_standbys d
           LEFT JOIN @extschema@.dr_streaming_standbys() w ON w.standby_name = d.standby_name
          WHERE d.standby_name IS DISTINCT FROM dr_standbys_sync.node_name
+           AND d.standby_name <> ALL (@extschema@.dr_self_names())
          ORDER BY d.last_seen DESC NULLS LAST, d.standby_name
          LIMIT 64;
 END
@@ -230,6 +250,7 @@ AS $fn$
                                                    d.last_seen) lag ON true
      WHERE NOT pg_is_in_recovery()
        AND d.standby_name IS DISTINCT FROM (SELECT s.node_name FROM @extschema@.dr_status() s)
+       AND d.standby_name <> ALL (@extschema@.dr_self_names())
        AND NOT EXISTS (SELECT 1 FROM live r WHERE r.application_name = d.standby_name)
 $fn$;
 COMMENT ON FUNCTION dr_replicas_internal() IS
@@ -245,6 +266,7 @@ REVOKE ALL ON FUNCTION dr_standby_set(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_forget(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_streaming_standbys() FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standbys_sync(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dr_self_names() FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_lag(pg_lsn, pg_lsn, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_replicas_internal() FROM PUBLIC;
 REVOKE ALL ON dr_replicas FROM PUBLIC;
