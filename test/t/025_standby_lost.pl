@@ -155,5 +155,12 @@ ok(defined wait_until($primary, 'SELECT rpo_state FROM dr_status()', 'unknown', 
 	'no standby remembered: unknown again');
 like(status_of($primary)->{state_reason}, qr/no DR copy configured/, 'reason: no DR copy configured');
 
+# The worker's position updates stay HOT (fillfactor 50, pruned on the page).
+my ($upd, $hot) = split /\|/, $primary->safe_psql('postgres', q{
+	SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'dr_standbys'});
+note("dr_standbys: $upd updates, $hot of them HOT");
+cmp_ok($upd, '>', 0, "the worker updated the positions ($upd updates)");
+cmp_ok($hot, '>=', 0.8 * $upd, "the updates are HOT ($hot of $upd)");
+
 $primary->stop;
 done_testing();
