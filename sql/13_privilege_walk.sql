@@ -24,7 +24,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_standby_set(text,text,text)',                 'dr_admin',   'none'),
 ('function dr_standby_forget(text)',                        'dr_admin',   'none'),
 ('function dr_streaming_standbys()',                        'none',       'none'),
-('function dr_standbys_sync(text)',                         'none',       'none'),
+('function dr_standbys_sync(text,text[],pg_lsn[],pg_lsn[],timestamp with time zone[],boolean)', 'none', 'none'),
 ('function dr_self_names()',                                'none',       'none'),
 ('function dr_standby_lag(pg_lsn,pg_lsn,timestamp with time zone)', 'dr_monitor', 'none'),
 -- events, journal, lag history

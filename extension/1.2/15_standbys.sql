@@ -6,8 +6,9 @@
 -- application_name (Patroni's member name): those declared with
 -- dr_standby_set() (region, purpose) and those seen streaming.  The worker
 -- on the primary keeps each one's last flushed and replayed positions and
--- when it last saw them (dr_standbys_sync(), once per sample at most, only
--- when a position changed), so that a standby which stops streaming keeps
+-- when it last saw them (src/lag/standbys.c: in shared memory every sample,
+-- in the table when a standby appears or leaves and with the lag history),
+-- so that a standby which stops streaming keeps
 -- its row in dr_replicas ('disconnected', rpo_lag growing) and keeps
 -- counting in dr_status() -- across restarts of the primary: it is a
 -- table.  dr_standby_forget() forgets one on purpose (decommissioned).
@@ -137,11 +138,18 @@ $fn$;
 COMMENT ON FUNCTION dr_self_names() IS
 'Internal: the names this node may be known by in dr_standbys (tensafe_dr.node_name, cluster_name, the application_name of primary_conninfo): rows that are not its standbys.';
 
--- Worker, on the primary: note the positions of the streaming standbys
--- (only what changed), then return the registry for shared memory, without
--- the row of this node itself (a promoted standby finds its own name in the
--- replicated registry).  Newest first; the worker keeps the first 64.
-CREATE FUNCTION dr_standbys_sync(node_name text,
+-- Worker, on the primary: note new standbys, and the positions the worker
+-- keeps in shared memory (refreshed every sample from the walsenders, the
+-- arrays) -- of a standby that has just stopped streaming at once (its last
+-- positions), of the others only when persist (with the lag history, every
+-- tensafe_dr.history_interval, in the same transaction): a commit every
+-- heartbeat would make an idle primary look busy (a standby's
+-- pg_last_xact_replay_timestamp() would keep moving).  Then return the
+-- registry for shared memory, without the rows of this node itself (a
+-- promoted standby finds its own name in the replicated registry); newest
+-- first, the worker keeps the first 64.
+CREATE FUNCTION dr_standbys_sync(node_name text, names text[], flush_lsns pg_lsn[],
+                                 replay_lsns pg_lsn[], seen timestamptz[], persist boolean,
                                  OUT standby_name text, OUT declared boolean,
                                  OUT last_seen timestamptz, OUT last_flush_lsn pg_lsn,
                                  OUT last_replay_lsn pg_lsn, OUT pid integer)
@@ -150,34 +158,48 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
+DECLARE
+    self text[] := @extschema@.dr_self_names() || dr_standbys_sync.node_name;
 BEGIN
     IF NOT pg_is_in_recovery() THEN
         INSERT INTO @extschema@.dr_standbys AS s
                (standby_name, first_seen, last_seen, last_flush_lsn, last_replay_lsn)
         SELECT w.standby_name, now(), now(), w.flush_lsn, w.replay_lsn
           FROM @extschema@.dr_streaming_standbys() w
-         WHERE w.standby_name IS DISTINCT FROM dr_standbys_sync.node_name
-           AND w.standby_name <> ALL (@extschema@.dr_self_names())
+         WHERE w.standby_name <> ALL (self)
+           -- not the ones already seen: ON CONFLICT would lock their rows
+           -- (an xid, a commit) only to find nothing to do
+           AND NOT EXISTS (SELECT 1 FROM @extschema@.dr_standbys d
+                            WHERE d.standby_name = w.standby_name
+                              AND d.last_flush_lsn IS NOT NULL)
         ON CONFLICT ON CONSTRAINT dr_standbys_pkey DO UPDATE
-           SET first_seen = coalesce(s.first_seen, excluded.first_seen),
-               last_seen = excluded.last_seen,
+           SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
                last_flush_lsn = excluded.last_flush_lsn,
                last_replay_lsn = excluded.last_replay_lsn
-         WHERE (s.last_flush_lsn, s.last_replay_lsn)
-               IS DISTINCT FROM (excluded.last_flush_lsn, excluded.last_replay_lsn);
+         WHERE s.last_flush_lsn IS NULL;		-- declared, first seen now
+        UPDATE @extschema@.dr_standbys s
+           SET last_seen = m.seen, last_flush_lsn = m.flush_lsn, last_replay_lsn = m.replay_lsn
+          FROM unnest(dr_standbys_sync.names, dr_standbys_sync.flush_lsns,
+                      dr_standbys_sync.replay_lsns, dr_standbys_sync.seen)
+               AS m (name, flush_lsn, replay_lsn, seen)
+         WHERE s.standby_name = m.name
+           AND (dr_standbys_sync.persist
+                OR NOT EXISTS (SELECT 1 FROM @extschema@.dr_streaming_standbys() w
+                                WHERE w.standby_name = m.name))
+           AND (s.last_seen IS NULL OR m.seen > s.last_seen)
+           AND (s.last_flush_lsn, s.last_replay_lsn) IS DISTINCT FROM (m.flush_lsn, m.replay_lsn);
     END IF;
     RETURN QUERY
         SELECT d.standby_name, d.declared, d.last_seen, d.last_flush_lsn, d.last_replay_lsn, w.pid
           FROM @extschema@.dr_standbys d
           LEFT JOIN @extschema@.dr_streaming_standbys() w ON w.standby_name = d.standby_name
-         WHERE d.standby_name IS DISTINCT FROM dr_standbys_sync.node_name
-           AND d.standby_name <> ALL (@extschema@.dr_self_names())
+         WHERE d.standby_name <> ALL (self)
          ORDER BY d.last_seen DESC NULLS LAST, d.standby_name
          LIMIT 64;
 END
 $fn$;
-COMMENT ON FUNCTION dr_standbys_sync(text) IS
-'Internal (worker, primary): note the positions of the streaming standbys in dr_standbys when they changed, and return the registry (without this node) for shared memory.';
+COMMENT ON FUNCTION dr_standbys_sync(text, text[], pg_lsn[], pg_lsn[], timestamptz[], boolean) IS
+'Internal (worker, primary): remember new streaming standbys, note the positions kept in shared memory (of a standby that stopped streaming at once, of all when persist), and return the registry (without this node) for shared memory.';
 
 -- Figures of a standby that is not connected, from what it held when last seen.
 CREATE FUNCTION dr_standby_lag(flush_lsn pg_lsn, replay_lsn pg_lsn, last_seen timestamptz,
@@ -265,7 +287,7 @@ REVOKE ALL ON TABLE dr_standbys FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_set(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_forget(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_streaming_standbys() FROM PUBLIC;
-REVOKE ALL ON FUNCTION dr_standbys_sync(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION dr_standbys_sync(text, text[], pg_lsn[], pg_lsn[], timestamptz[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_self_names() FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_lag(pg_lsn, pg_lsn, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_replicas_internal() FROM PUBLIC;

@@ -461,3 +461,38 @@ dr_remembered_copy(DrRemembered *out, bool *loaded)
 	LWLockRelease(DrShared->lock);
 	return n;
 }
+
+/*
+ * dr_remembered_note_positions
+ *		The worker, every sample on a primary: the positions the walsenders
+ *		'pids' report now, into the remembered standbys they stream to (by
+ *		pid, as mapped at the worker's last look), seen at 'at'.  Invalid
+ *		positions (not reported yet) are skipped.
+ */
+void
+dr_remembered_note_positions(const pid_t *pids, const XLogRecPtr *flush,
+							 const XLogRecPtr *replay, int n, TimestampTz at)
+{
+	int			i,
+				j;
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DrShared->n_remembered; i++)
+	{
+		DrRemembered *r = &DrShared->remembered[i];
+
+		if (r->pid == 0)
+			continue;
+		for (j = 0; j < n; j++)
+		{
+			if (pids[j] != r->pid || XLogRecPtrIsInvalid(flush[j]))
+				continue;
+			r->flush_lsn = flush[j];
+			if (!XLogRecPtrIsInvalid(replay[j]))
+				r->replay_lsn = replay[j];
+			r->last_seen = at;
+			break;
+		}
+	}
+	LWLockRelease(DrShared->lock);
+}

@@ -210,6 +210,8 @@ extern void dr_dates_set_positions(const DrDate *dates, int n);
 extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
 extern void dr_remembered_publish(const DrRemembered *standbys, int n);
 extern int	dr_remembered_copy(DrRemembered *out, bool *loaded);
+extern void dr_remembered_note_positions(const pid_t *pids, const XLogRecPtr *flush,
+										 const XLogRecPtr *replay, int n, TimestampTz at);
 
 /* A consistent copy of the scalar fields, for dr_status() */
 typedef struct DrWorkerInfo

@@ -356,6 +356,7 @@ catalog_work(bool primary, bool history_due, bool positions_due)
 								  schema, dr_history_retention_s));
 		(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
 								  schema, dr_position_retention_s));
+		dr_standbys_persist(schema);	/* standbys.c */
 	}
 
 	if (positions_due)

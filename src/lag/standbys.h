@@ -10,5 +10,6 @@
 #define TENSAFE_DR_STANDBYS_H
 
 extern void dr_standbys_pass(void);
+extern void dr_standbys_persist(const char *schema);
 
 #endif							/* TENSAFE_DR_STANDBYS_H */
