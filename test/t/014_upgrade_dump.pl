@@ -499,6 +499,7 @@ sub populate_more
 	$primary->safe_psql('postgres', q{
 		SELECT dr_record_event('AFTER_UPDATE', '{"x": [1, 2]}', 1);
 		SELECT dr_create_restore_point('rp_after_update');
+		SELECT dr_standby_set('upg_standby', 'eu-west', 'dr');
 	});
 }
 wait_ok($primary, "SELECT count(*) > 0 AND bool_and(status = 'failed') FROM dr_outbox WHERE channel = 'ops'",
