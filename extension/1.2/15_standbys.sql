@@ -100,9 +100,11 @@ $fn$;
 COMMENT ON FUNCTION dr_standby_forget(text) IS
 'Forget a standby on purpose (decommissioned): its row leaves dr_standbys and dr_replicas, and it no longer counts in dr_status(). Returns whether it was known. A standby that streams again is remembered again.';
 
--- The physical walsenders of this node by application_name (the best
--- positions where several share a name); logical ones are connected to a
--- database, pg_basebackup's report no flush position.
+-- The standbys streaming from this node, by application_name (the best
+-- positions where several share a name): physical walsenders (logical ones
+-- are connected to a database) whose client reports a replay position --
+-- a standby does; pg_basebackup and pg_receivewal, which keep WAL but are
+-- no standby, report none (they may report a flush position: with a slot).
 CREATE FUNCTION dr_streaming_standbys(OUT pid integer, OUT standby_name text,
                                       OUT flush_lsn pg_lsn, OUT replay_lsn pg_lsn)
 RETURNS SETOF record
@@ -114,11 +116,12 @@ AS $fn$
       JOIN pg_stat_activity a ON a.pid = r.pid AND a.datid IS NULL
      WHERE r.state IN ('streaming', 'catchup')
        AND r.flush_lsn IS NOT NULL
+       AND r.replay_lsn IS NOT NULL
        AND octet_length(r.application_name) BETWEEN 1 AND 63
      ORDER BY r.application_name, r.flush_lsn DESC, r.replay_lsn DESC NULLS LAST
 $fn$;
 COMMENT ON FUNCTION dr_streaming_standbys() IS
-'Internal: the physical standbys streaming from this node now, one row per application_name (the furthest where several share one).';
+'Internal: the standbys streaming from this node now (physical walsenders reporting a replay position: not pg_basebackup or pg_receivewal), one row per application_name (the furthest where several share one).';
 
 -- The names this node itself may have been remembered by, as a standby of
 -- the primary before it was promoted (the registry replicates): its

@@ -9,8 +9,8 @@
  * stream to (shared memory: dr_remembered_note_positions), so the figures
  * of a standby that stops streaming start from where it really was.  It
  * opens a short transaction (a look) only when
- *	- the set of walsenders changed since the last look: a standby connected
- *	  or left;
+ *	- the set of walsenders changed since the last look (a standby connected
+ *	  or left), or one of them first reported its positions;
  *	- dr_standby_set() or dr_standby_forget() committed (DR_WAKE_STANDBYS);
  *	- the registry was never loaded since this server started.
  * A look runs dr_standbys_sync(): it inserts a standby seen for the first
@@ -74,8 +74,11 @@ walsender_signature(const DrNodeState *st)
 	uint32		h = 0x5eed;
 	int			i;
 
+	/* which walsenders, and whether each reports positions yet */
 	for (i = 0; i < st->n_standbys; i++)
-		h = hash_combine(h, (uint32) st->standbys[i].pid);
+		h = hash_combine(h, (uint32) st->standbys[i].pid * 4 +
+						 (XLogRecPtrIsInvalid(st->standbys[i].flush_lsn) ? 0 : 1) +
+						 (XLogRecPtrIsInvalid(st->standbys[i].replay_lsn) ? 0 : 2));
 	return hash_combine(h, (uint32) st->n_standbys);
 }
 
