@@ -162,7 +162,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    self text[] := @extschema@.dr_self_names() || dr_standbys_sync.node_name;
+    self text[] := array_remove(@extschema@.dr_self_names() || dr_standbys_sync.node_name, NULL);
 BEGIN
     IF NOT pg_is_in_recovery() THEN
         INSERT INTO @extschema@.dr_standbys AS s
