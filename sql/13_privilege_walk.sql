@@ -26,6 +26,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_streaming_standbys()',                        'none',       'none'),
 ('function dr_standbys_sync(text,text[],pg_lsn[],pg_lsn[],timestamp with time zone[],boolean)', 'none', 'none'),
 ('function dr_self_names()',                                'none',       'none'),
+('function dr_remembered_standbys()',                       'dr_monitor', 'none'),
 ('function dr_standby_lag(pg_lsn,pg_lsn,timestamp with time zone)', 'dr_monitor', 'none'),
 -- events, journal, lag history
 ('table dr_event_log',                                      'dr_monitor', 'none'),

@@ -213,6 +213,19 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION dr_standby_lag(pg_lsn, pg_lsn, timestamptz) IS
 'Figures of a remembered standby that is not connected, from the positions it held when last seen: rpo_lag is the age of the oldest primary WAL it does not hold (at least the time since last_seen), growing with time.';
 
+-- The worker's copy of the registry in shared memory: the positions of a
+-- standby as of the last sample it streamed in, newer than the table's
+-- (written when it leaves and with the lag history) until the worker has
+-- looked again.
+CREATE FUNCTION dr_remembered_standbys(OUT standby_name text, OUT pid integer,
+                                       OUT last_seen timestamptz, OUT flush_lsn pg_lsn,
+                                       OUT replay_lsn pg_lsn)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'dr_remembered_standbys'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION dr_remembered_standbys() IS
+'The primary''s remembered standbys as the worker keeps them in shared memory (what dr_status() counts): walsender pid at its last look (NULL if none), last seen, flushed and replayed positions as of the last sample it streamed in.';
+
 -- dr_replicas gains region, purpose and last_seen, and the rows of the
 -- remembered standbys that are not connected (state 'disconnected').
 DROP VIEW dr_replicas;
@@ -262,17 +275,23 @@ AS $fn$
       LEFT JOIN LATERAL @extschema@.dr_standby_lag(r.flush_lsn, r.replay_lsn) lag ON true
     UNION ALL
     SELECT NULL, d.standby_name, NULL, 'disconnected', NULL,
-           NULL, NULL, d.last_flush_lsn, d.last_replay_lsn,
+           NULL, NULL, p.flush_lsn, p.replay_lsn,
            NULL,
-           pg_wal_lsn_diff(cur.lsn, d.last_flush_lsn),
-           pg_wal_lsn_diff(cur.lsn, d.last_replay_lsn),
+           pg_wal_lsn_diff(cur.lsn, p.flush_lsn),
+           pg_wal_lsn_diff(cur.lsn, p.replay_lsn),
            lag.rpo_lag, lag.replay_lag,
            coalesce(lag.rpo_state, 'unknown'),
-           NULL, d.region, d.purpose, d.last_seen
+           NULL, d.region, d.purpose, p.last_seen
       FROM @extschema@.dr_standbys d
      CROSS JOIN cur
-      LEFT JOIN LATERAL @extschema@.dr_standby_lag(d.last_flush_lsn, d.last_replay_lsn,
-                                                   d.last_seen) lag ON true
+      -- the newer of the table and shared memory (until the worker has
+      -- written the positions a standby held when it left)
+      LEFT JOIN @extschema@.dr_remembered_standbys() m ON m.standby_name = d.standby_name
+     CROSS JOIN LATERAL (
+        SELECT CASE WHEN m.last_seen > coalesce(d.last_seen, '-infinity') THEN m.last_seen ELSE d.last_seen END AS last_seen,
+               CASE WHEN m.last_seen > coalesce(d.last_seen, '-infinity') THEN m.flush_lsn ELSE d.last_flush_lsn END AS flush_lsn,
+               CASE WHEN m.last_seen > coalesce(d.last_seen, '-infinity') THEN m.replay_lsn ELSE d.last_replay_lsn END AS replay_lsn) p
+      LEFT JOIN LATERAL @extschema@.dr_standby_lag(p.flush_lsn, p.replay_lsn, p.last_seen) lag ON true
      WHERE NOT pg_is_in_recovery()
        AND d.standby_name IS DISTINCT FROM (SELECT s.node_name FROM @extschema@.dr_status() s)
        AND d.standby_name <> ALL (@extschema@.dr_self_names())
@@ -292,6 +311,7 @@ REVOKE ALL ON FUNCTION dr_standby_forget(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_streaming_standbys() FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standbys_sync(text, text[], pg_lsn[], pg_lsn[], timestamptz[], boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_self_names() FROM PUBLIC;
+REVOKE ALL ON FUNCTION dr_remembered_standbys() FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_standby_lag(pg_lsn, pg_lsn, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION dr_replicas_internal() FROM PUBLIC;
 REVOKE ALL ON dr_replicas FROM PUBLIC;
@@ -300,6 +320,7 @@ GRANT SELECT ON TABLE dr_standbys TO dr_monitor;
 GRANT EXECUTE ON FUNCTION dr_standby_set(text, text, text) TO dr_admin;
 GRANT EXECUTE ON FUNCTION dr_standby_forget(text) TO dr_admin;
 GRANT EXECUTE ON FUNCTION dr_standby_lag(pg_lsn, pg_lsn, timestamptz) TO dr_monitor;
+GRANT EXECUTE ON FUNCTION dr_remembered_standbys() TO dr_monitor;
 GRANT EXECUTE ON FUNCTION dr_replicas_internal() TO dr_monitor;
 GRANT SELECT ON dr_replicas TO dr_monitor;
 

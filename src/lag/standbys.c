@@ -45,6 +45,8 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
@@ -323,4 +325,39 @@ dr_standbys_pass(void)
 		retry_at = TimestampTzPlusMilliseconds(st.now, DR_STANDBYS_RETRY_MS);
 	}
 	PG_END_TRY();
+}
+
+PG_FUNCTION_INFO_V1(dr_remembered_standbys);
+
+/*
+ * dr_remembered_standbys() - the registry's copy in shared memory (what
+ * dr_status() counts), for dr_replicas: newer positions than the table's
+ * for a standby that has just stopped streaming.
+ */
+Datum
+dr_remembered_standbys(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	DrRemembered *mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	int			n = dr_remembered_copy(mem, NULL);
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(mem[i].name);
+		values[1] = Int32GetDatum((int32) mem[i].pid);
+		nulls[1] = mem[i].pid == 0;
+		values[2] = TimestampTzGetDatum(mem[i].last_seen);
+		nulls[2] = mem[i].last_seen == 0;
+		values[3] = LSNGetDatum(mem[i].flush_lsn);
+		nulls[3] = XLogRecPtrIsInvalid(mem[i].flush_lsn);
+		values[4] = LSNGetDatum(mem[i].replay_lsn);
+		nulls[4] = XLogRecPtrIsInvalid(mem[i].replay_lsn);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

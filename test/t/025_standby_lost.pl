@@ -110,6 +110,7 @@ is($primary->safe_psql('postgres', q{SELECT count(*) FROM dr_events WHERE event_
 $sa->start;
 ok(defined wait_until($primary, 'SELECT rpo_state FROM dr_status()', 'ok', 60),
 	'the standby is back and caught up: ok');
+my $returned_at = $primary->safe_psql('postgres', 'SELECT now()');
 is($primary->safe_psql('postgres', q{
 	SELECT state FROM dr_replicas WHERE standby_name = 'standby_a'}),
 	'streaming', 'dr_replicas: streaming again');
@@ -130,10 +131,21 @@ ok(defined wait_until($primary, 'SELECT rpo_state || standbys FROM dr_status()',
 	'two standbys, ok');
 $stopped_at = time;
 $sa->stop('immediate');
+my @lost_states;
 ok(defined wait_until($primary, q{
-	SELECT rpo_state FROM dr_replicas WHERE standby_name = 'standby_a'}, 'breach', 40,
-	sub { $primary->safe_psql('postgres', 'INSERT INTO t VALUES (3)') }),
+	SELECT rpo_state FROM dr_replicas WHERE standby_name = 'standby_a' AND state = 'disconnected'},
+	'breach', 40,
+	sub { push @lost_states, $_[0] if $_[0] ne ''; $primary->safe_psql('postgres', 'INSERT INTO t VALUES (3)') }),
 	"the lost standby's own row reaches breach");
+note('the lost row: ' . $primary->safe_psql('postgres', q{
+	SELECT d.last_seen, d.last_flush_lsn, r.rpo_lag, r.replay_lag
+	  FROM dr_standbys d JOIN dr_replicas r USING (standby_name) WHERE standby_name = 'standby_a'}));
+is($primary->safe_psql('postgres', qq{
+	SELECT last_seen > '$returned_at' FROM dr_standbys WHERE standby_name = 'standby_a'}),
+	't', 'the positions it held when it left were written (last_seen after its return)');
+isnt($lost_states[0] // 'breach', 'breach', "dated from when it left: not in breach at once (@lost_states[0..2])");
+$elapsed = time - $stopped_at;
+cmp_ok($elapsed, '>=', 5, "its breach not before rpo_max (${elapsed}s)");
 $st = status_of($primary);
 is($st->{rpo_state}, 'ok', 'the primary follows the remaining standby: ok');
 cmp_ok($st->{rpo_lag_s}, '<', 3, "rpo_lag is the remaining standby's ($st->{rpo_lag_s})");
