@@ -17,7 +17,9 @@ use Time::HiRes qw(time);
 use DrTest;
 
 my $objectives = "tensafe_dr.rpo_target = '3s'\ntensafe_dr.rpo_max = '6s'\n";
-my $primary = new_primary('primary', $objectives);
+# wal_keep_size: the standby comes back after the primary restarted (and
+# recycled its WAL) and must still find the WAL it misses
+my $primary = new_primary('primary', $objectives . "wal_keep_size = '256MB'\n");
 my $sa = new_standby($primary, 'standby_a', $objectives);
 
 $primary->safe_psql('postgres', q{
@@ -108,6 +110,7 @@ is($primary->safe_psql('postgres', q{SELECT count(*) FROM dr_events WHERE event_
 
 # --- The standby comes back and catches up.
 $sa->start;
+$primary->wait_for_catchup($sa, 'replay', $primary->lsn('flush'));
 ok(defined wait_until($primary, 'SELECT rpo_state FROM dr_status()', 'ok', 60),
 	'the standby is back and caught up: ok');
 my $returned_at = $primary->safe_psql('postgres', 'SELECT now()');
