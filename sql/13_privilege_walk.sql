@@ -19,6 +19,15 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_samples(integer)',                            'dr_monitor', 'none'),
 ('function dr_replicas_internal()',                         'dr_monitor', 'none'),
 ('view dr_replicas',                                        'dr_monitor', 'none'),
+-- the standby registry (1.2)
+('table dr_standbys',                                       'dr_monitor', 'none'),
+('function dr_standby_set(text,text,text)',                 'dr_admin',   'none'),
+('function dr_standby_forget(text)',                        'dr_admin',   'none'),
+('function dr_streaming_standbys()',                        'none',       'none'),
+('function dr_standbys_sync(text,text[],pg_lsn[],pg_lsn[],timestamp with time zone[],boolean)', 'none', 'none'),
+('function dr_self_names()',                                'none',       'none'),
+('function dr_remembered_standbys()',                       'dr_monitor', 'none'),
+('function dr_standby_lag(pg_lsn,pg_lsn,timestamp with time zone)', 'dr_monitor', 'none'),
 -- events, journal, lag history
 ('table dr_event_log',                                      'dr_monitor', 'none'),
 ('sequence dr_event_log_id_seq',                            'dr_monitor', 'none'),

@@ -4,6 +4,9 @@
 --   - tensafe_dr_set_aside_events counts the journal entries the flush set
 --     aside (25_event_validation.sql); the other event families count only
 --     events that are in the log or pending;
+--   - tensafe_dr_standby_connected: 1 for a standby streaming from this
+--     node, 0 for one the primary remembers that is not connected
+--     (15_standbys.sql);
 --   - tensafe_dr_clock_offset_seconds, from dr_status().clock_offset
 --     (12_clock.sql);
 --   - the four tensafe_dr_sync_* families, from dr_sync_status() (absent on
@@ -33,6 +36,8 @@ VALUES
      'replay_lag of each standby attached to this node, by application_name (the worst if several share a name).'),
     ('tensafe_dr_standby_lag_bytes', 'gauge',
      'WAL bytes each standby attached to this node has not replayed, by application_name (the worst if several share a name).'),
+    ('tensafe_dr_standby_connected', 'gauge',
+     'Per standby in dr_replicas, by application_name: 1 while it streams from this node, 0 for one the primary remembers that is not connected (its lag series keep rising).'),
     ('tensafe_dr_worker_up', 'gauge',
      '1 if the tensafe_dr worker is running on this node, else 0.'),
     ('tensafe_dr_worker_last_sample_age_seconds', 'gauge',
@@ -96,7 +101,8 @@ WITH s AS MATERIALIZED (
     SELECT coalesce(r.standby_name, '') AS standby,
            max(extract(epoch FROM r.rpo_lag)) AS rpo_lag,
            max(extract(epoch FROM r.replay_lag)) AS replay_lag,
-           max(r.replay_lag_bytes) AS lag_bytes
+           max(r.replay_lag_bytes) AS lag_bytes,
+           max(CASE WHEN r.state = 'disconnected' THEN 0 ELSE 1 END) AS connected
       FROM @extschema@.dr_replicas r
      GROUP BY 1
 ), sy AS MATERIALIZED (
@@ -135,6 +141,9 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
     UNION ALL
     SELECT 'tensafe_dr_standby_lag_bytes', id.l || jsonb_build_object('standby', sb.standby),
            sb.lag_bytes FROM sb, id
+    UNION ALL
+    SELECT 'tensafe_dr_standby_connected', id.l || jsonb_build_object('standby', sb.standby),
+           sb.connected FROM sb, id
     UNION ALL
     SELECT 'tensafe_dr_worker_up', id.l, CASE WHEN s.worker_pid IS NULL THEN 0 ELSE 1 END FROM s, id
     UNION ALL

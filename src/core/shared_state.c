@@ -466,3 +466,78 @@ dr_get_backup_summary(void)
 	LWLockRelease(DrShared->lock);
 	return result;
 }
+
+/*
+ * dr_remembered_publish / dr_remembered_copy
+ *		The standby registry's mirror (see DrRemembered): published by the
+ *		worker after each look at dr_standbys, copied whole by readers
+ *		(out must hold DR_REMEMBERED_MAX entries).  *loaded tells whether
+ *		the worker has looked since this server started.
+ */
+void
+dr_remembered_publish(const DrRemembered *standbys, int n)
+{
+	n = Min(Max(n, 0), DR_REMEMBERED_MAX);
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	if (n > 0)
+		memcpy(DrShared->remembered, standbys, sizeof(DrRemembered) * n);
+	DrShared->n_remembered = n;
+	DrShared->remembered_loaded = true;
+	LWLockRelease(DrShared->lock);
+}
+
+int
+dr_remembered_copy(DrRemembered *out, bool *loaded)
+{
+	int			n;
+
+	if (DrShared == NULL)
+	{
+		if (loaded)
+			*loaded = false;
+		return 0;
+	}
+	LWLockAcquire(DrShared->lock, LW_SHARED);
+	n = DrShared->n_remembered;
+	if (n > 0)
+		memcpy(out, DrShared->remembered, sizeof(DrRemembered) * n);
+	if (loaded)
+		*loaded = DrShared->remembered_loaded;
+	LWLockRelease(DrShared->lock);
+	return n;
+}
+
+/*
+ * dr_remembered_note_positions
+ *		The worker, every sample on a primary: the positions the walsenders
+ *		'pids' report now, into the remembered standbys they stream to (by
+ *		pid, as mapped at the worker's last look), seen at 'at'.  Invalid
+ *		positions (not reported yet) are skipped.
+ */
+void
+dr_remembered_note_positions(const pid_t *pids, const XLogRecPtr *flush,
+							 const XLogRecPtr *replay, int n, TimestampTz at)
+{
+	int			i,
+				j;
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DrShared->n_remembered; i++)
+	{
+		DrRemembered *r = &DrShared->remembered[i];
+
+		if (r->pid == 0)
+			continue;
+		for (j = 0; j < n; j++)
+		{
+			if (pids[j] != r->pid || XLogRecPtrIsInvalid(flush[j]))
+				continue;
+			r->flush_lsn = flush[j];
+			if (!XLogRecPtrIsInvalid(replay[j]))
+				r->replay_lsn = replay[j];
+			r->last_seen = at;
+			break;
+		}
+	}
+	LWLockRelease(DrShared->lock);
+}

@@ -18,10 +18,10 @@
  *	  segment of their own, each written by its backend) with full
  *	  memory barriers.
  *	Writers take it exclusively: the worker (samples, heartbeat, recorded
- *	RPO state, catalog and backup summaries, its pid and latch, synchronous
- *	replication state, the last contact -- after its file is durable, never
- *	while writing it -- the clock offset and the CLOCK_SKEW state journalled,
- *	and the dating points), the
+ *	RPO state, catalog and backup summaries, the standby registry,
+ *	synchronous replication state, its pid and latch, the last contact --
+ *	after its file is durable, never while writing it -- the clock offset
+ *	and the CLOCK_SKEW state journalled, and the dating points), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
  *	binary search of the ring and of the dating points, at most the whole ring (dr_samples(),
@@ -127,6 +127,26 @@ typedef struct DrSyncState
 	TimestampTz stall_since;	/* waiting_since of the recorded stall */
 } DrSyncState;
 
+/*
+ * A standby the primary remembers (dr_standbys, mirrored by the worker:
+ * standbys.c), for dr_status(), which reads no catalog.  pid is the
+ * walsender that streamed to it at the worker's last look, 0 if none: a
+ * remembered standby whose pid is not among the live walsenders is not
+ * connected.  flush_lsn is InvalidXLogRecPtr for one declared and never
+ * seen streaming.
+ */
+#define DR_REMEMBERED_MAX 64
+
+typedef struct DrRemembered
+{
+	char		name[64];		/* application_name */
+	pid_t		pid;
+	bool		declared;
+	TimestampTz last_seen;		/* 0: never seen */
+	XLogRecPtr	flush_lsn;
+	XLogRecPtr	replay_lsn;
+} DrRemembered;
+
 typedef struct DrSharedState
 {
 	LWLock	   *lock;
@@ -205,6 +225,11 @@ typedef struct DrSharedState
 
 	DrSyncState sync;			/* synchronous replication (sync_stall.c) */
 
+	/* Primary: the standby registry (written by the worker only) */
+	bool		remembered_loaded;	/* false until the worker's first look */
+	int			n_remembered;
+	DrRemembered remembered[DR_REMEMBERED_MAX];
+
 	DrSample	ring[DR_RING_SIZE];
 } DrSharedState;
 
@@ -227,6 +252,10 @@ extern bool dr_clock_offset_get(TimeOffset *offset);
 extern void dr_clock_offset_set(bool known, TimeOffset offset);
 extern void dr_dates_set_positions(const DrDate *dates, int n);
 extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
+extern void dr_remembered_publish(const DrRemembered *standbys, int n);
+extern int	dr_remembered_copy(DrRemembered *out, bool *loaded);
+extern void dr_remembered_note_positions(const pid_t *pids, const XLogRecPtr *flush,
+										 const XLogRecPtr *replay, int n, TimestampTz at);
 
 /* A consistent copy of the scalar fields, for dr_status() */
 typedef struct DrWorkerInfo

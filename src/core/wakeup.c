@@ -16,6 +16,8 @@
  *	  (DR_WAKE_JOURNAL; the journal is not transactional);
  *	- the worker wakes the notifier when the open incident changes
  *	  (DR_WAKE_INCIDENTS): housekeeping runs only while one is open;
+ *	- a statement trigger on dr_standbys (DR_WAKE_STANDBYS, except for the
+ *	  worker's own updates): the worker reloads the standby registry;
  *	- CREATE, ALTER and DROP EXTENSION tensafe_dr wake the worker at commit
  *	  (DR_WAKE_EXTENSION, a ProcessUtility hook), so it need not open a
  *	  transaction every few seconds to see whether the extension is there.
@@ -35,6 +37,7 @@
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/latch.h"
 #include "tcop/utility.h"
@@ -68,7 +71,7 @@ dr_wake(uint32 reasons)
 	notifier_latch = DrShared->notifier_latch;
 	LWLockRelease(DrShared->lock);
 
-	if ((reasons & (DR_WAKE_SUMMARY | DR_WAKE_EXTENSION)) && worker_latch)
+	if ((reasons & (DR_WAKE_SUMMARY | DR_WAKE_EXTENSION | DR_WAKE_STANDBYS)) && worker_latch)
 		SetLatch(worker_latch);
 	if ((reasons & (DR_WAKE_OUTBOX | DR_WAKE_JOURNAL | DR_WAKE_INCIDENTS)) && notifier_latch)
 		SetLatch(notifier_latch);
@@ -202,17 +205,26 @@ dr_wake_on_commit(PG_FUNCTION_ARGS)
 	if (trigdata->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("dr_wake_on_commit() needs one argument: 'summary' or 'outbox'")));
+				 errmsg("dr_wake_on_commit() needs one argument: 'summary', 'outbox' or 'standbys'")));
 
 	reason = trigdata->tg_trigger->tgargs[0];
 	if (strcmp(reason, "summary") == 0)
 		wake_at_commit(DR_WAKE_SUMMARY);
 	else if (strcmp(reason, "outbox") == 0)
 		wake_at_commit(DR_WAKE_OUTBOX);
+	else if (strcmp(reason, "standbys") == 0)
+	{
+		/*
+		 * The worker's own position updates are no news to it (worker_pid
+		 * read without the lock: a pid_t is read atomically).
+		 */
+		if (DrShared != NULL && MyProcPid != DrShared->worker_pid)
+			wake_at_commit(DR_WAKE_STANDBYS);
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown wake-up reason \"%s\"", reason),
-				 errhint("Use 'summary' or 'outbox'.")));
+				 errhint("Use 'summary', 'outbox' or 'standbys'.")));
 	return PointerGetDatum(NULL);
 }

@@ -24,6 +24,9 @@
 #define DR_WAKE_EXTENSION	0x10	/* CREATE, ALTER or DROP EXTENSION
 									 * tensafe_dr committed: the worker looks
 									 * for the extension again */
+#define DR_WAKE_STANDBYS	0x20	/* dr_standbys changed (dr_standby_set,
+									 * dr_standby_forget): the worker reloads
+									 * the registry (standbys.c) */
 
 extern void dr_install_wakeup_hooks(void);
 extern void dr_wake(uint32 reasons);

@@ -12,7 +12,9 @@
  *	  shared memory only),
  *	  and, once the extension exists, an RPO_WARNING / RPO_BREACH /
  *	  RPO_RECOVERED / RPO_UNKNOWN event into the journal when the node's
- *	  rpo_state changed; on a primary, the backends waiting for a
+ *	  rpo_state changed; on a primary, before that, the standby registry
+ *	  (standbys.c: a transaction only when a standby's position changed),
+ *	  and after it the backends waiting for a
  *	  synchronous standby, and SYNC_STALL / SYNC_RESUMED into the journal
  *	  when a write stall begins or ends (sync_stall.c);
  *	- on a primary where the extension exists, every
@@ -90,6 +92,7 @@
 #include "lag.h"
 #include "node_state.h"
 #include "sampler.h"
+#include "standbys.h"
 #include "shared_state.h"
 #include "sync_stall.h"
 #include "wakeup.h"
@@ -371,6 +374,7 @@ sample_history(const char *schema)
 							  schema, dr_history_retention_s));
 	(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
 							  schema, dr_position_retention_s));
+	dr_standbys_persist(schema);	/* standbys.c: the registry's positions */
 }
 
 /*
@@ -582,6 +586,7 @@ dr_worker_main(Datum main_arg)
 			dr_take_sample(NULL);
 			if (have_extension)
 			{
+				dr_standbys_pass();	/* primary: the standby registry */
 				track_rpo_state();
 				dr_clock_track();	/* CLOCK_SKEW events (clock.c) */
 			}

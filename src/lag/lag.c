@@ -165,13 +165,89 @@ dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
 }
 
 /*
+ * dr_disconnected_figures
+ *		Figures for a standby the primary remembers (dr_standbys) and that is
+ *		not connected, from the positions it held when last seen.  rpo_lag
+ *		is the age of the oldest primary WAL it does not hold, and at least
+ *		the time since it was last seen when the primary has written since
+ *		(whatever was written after it left is missing; this also dates its
+ *		positions when neither the ring nor the persisted points reach back
+ *		to them, as after a restart of the primary): it grows with time and
+ *		is judged like any copy's, warning and then breach -- never
+ *		'unknown' once the standby was seen.  One declared and never seen
+ *		(no positions) is 'unknown'.
+ */
+void
+dr_disconnected_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
+						XLogRecPtr replay_lsn, TimestampTz last_seen,
+						TimestampTz now, DrLagFigures *out)
+{
+	TimeOffset	gone = last_seen != 0 ? Max(now - last_seen, 0) : 0;
+	char		agebuf[32];
+	char		judged[160];
+
+	memset(out, 0, sizeof(*out));
+	if (XLogRecPtrIsInvalid(flush_lsn))
+	{
+		out->rpo_lag = DR_LAG_UNKNOWN;
+		out->replay_lag = DR_LAG_UNKNOWN;
+		out->lag_bytes = -1;
+		out->state = DR_RPO_UNKNOWN;
+		snprintf(out->reason, sizeof(out->reason),
+				 "declared but never seen streaming: not a DR copy yet");
+		return;
+	}
+	if (XLogRecPtrIsInvalid(replay_lsn) || replay_lsn > flush_lsn)
+		replay_lsn = flush_lsn;
+
+	out->rpo_lag = age_of_missing(flush_lsn, primary_pos, now);
+	if (flush_lsn < primary_pos)
+		out->rpo_lag = out->rpo_lag == DR_LAG_UNKNOWN ? gone : Max(out->rpo_lag, gone);
+	out->replay_lag = age_of_missing(replay_lsn, primary_pos, now);
+	if (replay_lsn < primary_pos)
+		out->replay_lag = out->replay_lag == DR_LAG_UNKNOWN ? gone : Max(out->replay_lag, gone);
+	out->lag_bytes = primary_pos > replay_lsn ? (int64) (primary_pos - replay_lsn) : 0;
+	judge_figures(out);
+
+	strlcpy(judged, out->reason, sizeof(judged));
+	format_lag(agebuf, sizeof(agebuf), gone);
+	snprintf(out->reason, sizeof(out->reason), "disconnected %s ago: %s", agebuf, judged);
+}
+
+/* Whether pid is one of the walsenders read into st */
+static bool
+is_attached(const DrNodeState *st, pid_t pid)
+{
+	int			i;
+
+	if (pid == 0)
+		return false;
+	for (i = 0; i < st->n_standbys; i++)
+		if (st->standbys[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
  * dr_primary_node_figures
- *		A primary's own figures: the worst over its physical standbys.  With
- *		no standby there is no DR copy, and the state is 'unknown'.
+ *		A primary's own figures.  While standbys stream: the worst over them,
+ *		the reason naming remembered standbys that are not connected.  When
+ *		none streams but standbys were seen before (dr_standbys, mirrored in
+ *		shared memory by the worker: standbys.c): the best of the copies
+ *		that remain, each dated from what it held when it left
+ *		(dr_disconnected_figures) -- a breach once past rpo_max, never
+ *		'unknown'.  A primary that never had a standby and has none declared
+ *		is 'unknown': there is no DR copy.
  */
 void
 dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 {
+	DrRemembered *mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	int			n_mem = dr_remembered_copy(mem, NULL);
+	int			n_lost = 0;
+	int			n_declared = 0;
+	int			best = -1;
+	DrLagFigures best_fig;
 	int			i;
 
 	memset(out, 0, sizeof(*out));
@@ -179,9 +255,46 @@ dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 	out->replay_lag = DR_LAG_UNKNOWN;
 	out->lag_bytes = -1;
 	out->state = DR_RPO_UNKNOWN;
+
+	/* the remembered standbys not connected: how many, the best copy */
+	memset(&best_fig, 0, sizeof(best_fig));
+	for (i = 0; i < n_mem; i++)
+	{
+		DrLagFigures one;
+
+		if (is_attached(st, mem[i].pid))
+			continue;
+		if (XLogRecPtrIsInvalid(mem[i].flush_lsn))
+		{
+			n_declared++;
+			continue;
+		}
+		dr_disconnected_figures(st->flush_lsn, mem[i].flush_lsn, mem[i].replay_lsn,
+								mem[i].last_seen, st->now, &one);
+		if (best < 0 || one.rpo_lag < best_fig.rpo_lag)
+		{
+			best = i;
+			best_fig = one;
+		}
+		n_lost++;
+	}
+
 	if (st->n_standbys == 0)
 	{
-		snprintf(out->reason, sizeof(out->reason), "no standby attached: there is no DR copy");
+		if (best >= 0)
+		{
+			*out = best_fig;
+			snprintf(out->reason, sizeof(out->reason),
+					 "no standby streaming; best remaining copy \"%s\" %s",
+					 mem[best].name, best_fig.reason);
+		}
+		else if (n_declared > 0)
+			snprintf(out->reason, sizeof(out->reason),
+					 "no standby streaming; %d declared, never seen: no DR copy yet",
+					 n_declared);
+		else
+			snprintf(out->reason, sizeof(out->reason),
+					 "no DR copy configured: no standby attached, remembered or declared");
 		return;
 	}
 
@@ -207,6 +320,24 @@ dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 		strlcpy(worst, out->reason, sizeof(worst));
 		snprintf(out->reason, sizeof(out->reason), "worst of %d standbys: %s",
 				 st->n_standbys, worst);
+	}
+	if (n_lost > 0)
+	{
+		char		live[160];
+		int			first = -1;
+
+		/* name the copy lost most recently */
+		for (i = 0; i < n_mem; i++)
+			if (!is_attached(st, mem[i].pid) && !XLogRecPtrIsInvalid(mem[i].flush_lsn) &&
+				(first < 0 || mem[i].last_seen > mem[first].last_seen))
+				first = i;
+		strlcpy(live, out->reason, sizeof(live));
+		if (n_lost == 1)
+			snprintf(out->reason, sizeof(out->reason), "%s; standby \"%s\" disconnected",
+					 live, mem[first].name);
+		else
+			snprintf(out->reason, sizeof(out->reason), "%s; %d standbys disconnected, \"%s\" last",
+					 live, n_lost, mem[first].name);
 	}
 }
 

@@ -37,6 +37,9 @@ extern void dr_standby_node_figures(const DrNodeState *st,
 extern void dr_replica_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
 							   XLogRecPtr replay_lsn, TimestampTz now,
 							   DrLagFigures *out);
+extern void dr_disconnected_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
+									XLogRecPtr replay_lsn, TimestampTz last_seen,
+									TimestampTz now, DrLagFigures *out);
 extern void dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out);
 extern const char *dr_rpo_state_name(DrRpoState state);
 extern TimeOffset dr_loss_at_contact(const DrNodeState *st, TimestampTz contact,

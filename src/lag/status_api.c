@@ -2,7 +2,7 @@
  *
  * status_api.c
  *	  SQL functions over shared memory: dr_status(), dr_standby_lag() (behind
- *	  the dr_replicas view) and dr_samples().
+ *	  the dr_replicas view; for a disconnected standby too) and dr_samples().
  *
  * These are the hot path that dashboards poll: they read PostgreSQL's and
  * our shared memory only (no catalog scans, no SPI), each lock held for a
@@ -41,6 +41,7 @@
 
 PG_FUNCTION_INFO_V1(dr_status);
 PG_FUNCTION_INFO_V1(dr_standby_lag);
+PG_FUNCTION_INFO_V1(dr_standby_lag_disconnected);
 PG_FUNCTION_INFO_V1(dr_samples);
 
 #define DR_STATUS_COLS 25
@@ -277,6 +278,41 @@ dr_standby_lag(PG_FUNCTION_ARGS)
 	put_lag(values, nulls, 1, fig.replay_lag);
 	if (fig.lag_bytes < 0)
 		nulls[2] = true;		/* not reported yet */
+	else
+		values[2] = Int64GetDatum(fig.lag_bytes);
+	values[3] = CStringGetTextDatum(dr_rpo_state_name(fig.state));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * dr_standby_lag(flush_lsn, replay_lsn, last_seen) - figures for a standby
+ * this primary remembers and that is not connected, from the positions it
+ * held when last seen (dr_disconnected_figures).  Not STRICT: a standby
+ * declared and never seen has no positions ('unknown').
+ */
+Datum
+dr_standby_lag_disconnected(PG_FUNCTION_ARGS)
+{
+	static CachedTupdesc cache;
+	TupleDesc	tupdesc = result_tupdesc(fcinfo, DR_STANDBY_LAG_COLS, DR_STANDBY_LAG_COLS,
+										   &cache);
+	XLogRecPtr	flush_lsn = PG_ARGISNULL(0) ? InvalidXLogRecPtr : PG_GETARG_LSN(0);
+	XLogRecPtr	replay_lsn = PG_ARGISNULL(1) ? InvalidXLogRecPtr : PG_GETARG_LSN(1);
+	TimestampTz last_seen = PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2);
+	Datum		values[DR_STANDBY_LAG_COLS];
+	bool		nulls[DR_STANDBY_LAG_COLS];
+	DrNodeState st;
+	DrLagFigures fig;
+
+	memset(nulls, 0, sizeof(nulls));
+	dr_read_node_state(&st, false);
+	dr_disconnected_figures(dr_primary_position(&st), flush_lsn, replay_lsn, last_seen,
+							st.now, &fig);
+
+	put_lag(values, nulls, 0, fig.rpo_lag);
+	put_lag(values, nulls, 1, fig.replay_lag);
+	if (fig.lag_bytes < 0)
+		nulls[2] = true;
 	else
 		values[2] = Int64GetDatum(fig.lag_bytes);
 	values[3] = CStringGetTextDatum(dr_rpo_state_name(fig.state));

@@ -505,6 +505,7 @@ sub populate_more
 		    'occurred_at', clock_timestamp(), 'event_type', 'DR_INITIATED',
 		    'system_identifier', (SELECT system_identifier FROM pg_control_system()),
 		    'details', '{"level": "x"}'::jsonb));
+		SELECT dr_standby_set('upg_standby', 'eu-west', 'dr');
 	});
 	wait_ok($primary, 'SELECT count(*) FROM dr_event_rejects', '1', 30,
 		'the worker set the bad journal entry aside');
