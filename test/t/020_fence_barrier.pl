@@ -102,9 +102,9 @@ ok(defined wait_until($primary, 'SHOW synchronous_standby_names', 'nobody', 30),
 ok(defined wait_until($primary,
 	q{SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep' AND query LIKE 'INSERT INTO inflight%'}, '1', 30),
 	'a commit waits for the synchronous standby');
-my $t0 = [ Time::HiRes::gettimeofday() ];
+my $fence_t0 = [ Time::HiRes::gettimeofday() ];
 is($primary->safe_psql('postgres', q{SELECT dr_fence('sync wait')}), 't', 'dr_fence() returns');
-my $fence_s = Time::HiRes::tv_interval($t0);
+my $fence_s = Time::HiRes::tv_interval($fence_t0);
 ok($fence_s < 5, sprintf('without waiting for the synchronous standby (%.3f s)', $fence_s));
 my $fenced2 = fenced_lsn($primary, 'sync wait');
 is($primary->safe_psql('postgres',
