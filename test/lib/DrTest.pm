@@ -25,6 +25,11 @@ tensafe_dr.sample_interval = '1s'
 tensafe_dr.heartbeat_interval = '1s'
 autovacuum = off
 wal_receiver_status_interval = '1s'
+# A standby cloned by new_standby streams from the backup's start without a
+# slot: on a loaded machine the primary recycled that segment before the
+# standby connected ("requested WAL segment ... has already been removed",
+# 005 stuck in breach).  Keep enough WAL for the clone to catch up.
+wal_keep_size = '256MB'
 log_min_messages = info
 # PostgreSQL's default; the TAP framework turns it off
 restart_after_crash = on
