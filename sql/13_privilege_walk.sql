@@ -19,6 +19,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_samples(integer)',                            'dr_monitor', 'none'),
 ('function dr_replicas_internal()',                         'dr_monitor', 'none'),
 ('view dr_replicas',                                        'dr_monitor', 'none'),
+('view dr_regions',                                         'dr_monitor', 'none'),
 -- the standby registry (1.2)
 ('table dr_standbys',                                       'dr_monitor', 'none'),
 ('function dr_standby_set(text,text,text)',                 'dr_admin',   'none'),

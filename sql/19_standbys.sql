@@ -52,7 +52,20 @@ SELECT dr_standby_forget('node_b');
 SELECT standby_name, state, region, purpose, last_seen, flush_lsn, rpo_lag, rpo_state
   FROM dr_replicas ORDER BY standby_name;
 SELECT * FROM dr_standby_lag(NULL, NULL, NULL);
+-- regions: one row per declared region, state unknown (no copy seen yet)
+SELECT region, local_region, standbys, ha_standbys, dr_standbys, streaming,
+       best_rpo_lag, worst_rpo_lag, rpo_state, best_standby
+  FROM dr_regions ORDER BY region;
+-- a primary with declared standbys never seen: no copy, no exposure figure
+SELECT rpo_state, node_loss_lag, region_loss_lag FROM dr_status();
 RESET ROLE;
+-- dr_regions is for monitors, not PUBLIC
+CREATE ROLE regress_dr_std_nobody LOGIN;
+SET ROLE regress_dr_std_nobody;
+SELECT count(*) FROM dr_regions;
+\echo :SQLSTATE
+RESET ROLE;
+DROP ROLE regress_dr_std_nobody;
 
 -- a standby that left: rpo_lag at least the time since it was last seen
 SELECT rpo_lag >= interval '1 hour' AS at_least_since_seen, rpo_state

@@ -7,6 +7,14 @@
  * Each part is named after the concern it amends (60_pitr.sql changes what
  * extension/1.0/60_pitr.sql created).  Released versions are frozen: change
  * an object of 1.0 or 1.1 here (CREATE OR REPLACE, ALTER), never there.
+ *
+ * Behaviour that changes for a 1.1 user (README "Changes from 1.1"):
+ *   - On a primary with several standbys, dr_status().rpo_state and its
+ *     figures no longer follow the worst standby.  They follow the best copy
+ *     in another region when one exists (tensafe_dr.region, dr_standby_set()),
+ *     else the best copy anywhere; node_loss_lag and region_loss_lag are new
+ *     columns.  A lagging standby is named in state_reason and raises
+ *     STANDBY_LAGGING (12_clock.sql, src/lag/lag.c).
  */
 
 \echo Use "ALTER EXTENSION tensafe_dr UPDATE TO '1.2'" to load this file. \quit

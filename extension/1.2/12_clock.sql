@@ -3,8 +3,15 @@
 -- standby's clock from the primary's (positive: this node is ahead; NULL on
 -- a primary or before it is known).  Every figure is measured on this node's
 -- clock with that offset taken out where a time came from the primary
--- (src/lag/clock.c).  A new OUT column means a new function: dr_node_status
--- (SELECT * FROM dr_status()) is recreated with it.
+-- (src/lag/clock.c).
+-- Topology (1.2, issue 14): on a primary, node_loss_lag (what losing this
+-- node would cost: the best copy anywhere, 0 while a synchronous standby
+-- holds every acknowledged commit) and region_loss_lag (losing its whole
+-- region: the best copy in another region, NULL when there is none);
+-- rpo_state judges the best copy in another region when one exists, else
+-- the best copy anywhere -- no longer the worst standby (src/lag/lag.c).
+-- A new OUT column means a new function: dr_node_status (SELECT * FROM
+-- dr_status()) is recreated with it.
 -------------------------------------------------------------------------------
 DROP VIEW dr_node_status;
 DROP FUNCTION dr_status();
@@ -34,13 +41,15 @@ CREATE FUNCTION dr_status(
     OUT pending_events bigint,
     OUT newest_backup_at timestamptz,
     OUT backup_state text,
-    OUT clock_offset interval)
+    OUT clock_offset interval,
+    OUT node_loss_lag interval,
+    OUT region_loss_lag interval)
 RETURNS record
 AS 'MODULE_PATHNAME', 'dr_status'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION dr_status() IS
-'One row: can this node fail over now and what would it lose. rpo_lag = age of the oldest primary WAL not held durably here; replay_lag = age of the oldest WAL not replayed; rpo_state judges the larger against tensafe_dr.rpo_target/rpo_max. Every age is on this node''s clock; last_primary_contact is when the primary''s newest heartbeat arrived here. (1.2) clock_offset: this standby''s clock minus the primary''s, estimated from the primary''s heartbeats in the WAL (NULL on a primary or while unknown), taken out of every figure that dates WAL by the primary''s clock.';
+'One row: can this node fail over now and what would it lose. rpo_lag = age of the oldest primary WAL not held durably here; replay_lag = age of the oldest WAL not replayed; rpo_state judges the larger against tensafe_dr.rpo_target/rpo_max. Every age is on this node''s clock; last_primary_contact is when the primary''s newest heartbeat arrived here. (1.2) clock_offset: this standby''s clock minus the primary''s, estimated from the primary''s heartbeats in the WAL (NULL on a primary or while unknown), taken out of every figure that dates WAL by the primary''s clock. (1.2) On a primary: node_loss_lag, what losing this node would cost (the best copy anywhere; 0 while a synchronous standby holds every acknowledged commit), and region_loss_lag, what losing its whole region would cost (the best copy in another region, by tensafe_dr.region and dr_standby_set(); NULL when none); rpo_state, rpo_lag, replay_lag and lag_bytes are those of the best copy in another region when one exists, else of the best copy anywhere (1.1: the worst standby); a lagging or disconnected standby is named in state_reason. NULL on a standby.';
 
 REVOKE ALL ON FUNCTION dr_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dr_status() TO dr_monitor;

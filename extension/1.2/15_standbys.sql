@@ -155,7 +155,8 @@ CREATE FUNCTION dr_standbys_sync(node_name text, names text[], flush_lsns pg_lsn
                                  replay_lsns pg_lsn[], seen timestamptz[], persist boolean,
                                  OUT standby_name text, OUT declared boolean,
                                  OUT last_seen timestamptz, OUT last_flush_lsn pg_lsn,
-                                 OUT last_replay_lsn pg_lsn, OUT pid integer)
+                                 OUT last_replay_lsn pg_lsn, OUT pid integer,
+                                 OUT region text, OUT purpose text)
 RETURNS SETOF record
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -193,7 +194,8 @@ BEGIN
            AND (s.last_flush_lsn, s.last_replay_lsn) IS DISTINCT FROM (m.flush_lsn, m.replay_lsn);
     END IF;
     RETURN QUERY
-        SELECT d.standby_name, d.declared, d.last_seen, d.last_flush_lsn, d.last_replay_lsn, w.pid
+        SELECT d.standby_name, d.declared, d.last_seen, d.last_flush_lsn, d.last_replay_lsn, w.pid,
+               d.region, d.purpose
           FROM @extschema@.dr_standbys d
           LEFT JOIN @extschema@.dr_streaming_standbys() w ON w.standby_name = d.standby_name
          WHERE d.standby_name <> ALL (self)

@@ -9,6 +9,8 @@
 --     (15_standbys.sql);
 --   - tensafe_dr_clock_offset_seconds, from dr_status().clock_offset
 --     (12_clock.sql);
+--   - tensafe_dr_node_loss_lag_seconds and tensafe_dr_region_loss_lag_seconds,
+--     from dr_status() on a primary (12_clock.sql, src/lag/lag.c);
 --   - the four tensafe_dr_sync_* families, from dr_sync_status() (absent on
 --     a standby; 90_sync.sql).
 -------------------------------------------------------------------------------
@@ -17,9 +19,13 @@ VALUES
     ('tensafe_dr_in_recovery', 'gauge',
      '1 if this node is a standby (in recovery), 0 if it is a primary.'),
     ('tensafe_dr_rpo_lag_seconds', 'gauge',
-     'Data a failover to this copy would lose: age of the oldest primary WAL not held durably here (on a primary, the worst standby).'),
+     'Data a failover to this copy would lose: age of the oldest primary WAL not held durably here (on a primary, the judged copy: the best in another region when one exists, else the best anywhere).'),
     ('tensafe_dr_replay_lag_seconds', 'gauge',
-     'Age of the oldest primary WAL not replayed here (on a primary, the worst standby).'),
+     'Age of the oldest primary WAL not replayed here (on a primary, the judged copy, as for tensafe_dr_rpo_lag_seconds).'),
+    ('tensafe_dr_node_loss_lag_seconds', 'gauge',
+     'Primary: what losing this node would cost, the rpo_lag of the best copy anywhere (0 while a synchronous standby holds every acknowledged commit); absent on a standby and with no copy.'),
+    ('tensafe_dr_region_loss_lag_seconds', 'gauge',
+     'Primary: what losing this node''s whole region would cost, the rpo_lag of the best copy in another region; absent when there is none.'),
     ('tensafe_dr_rpo_target_seconds', 'gauge',
      'tensafe_dr.rpo_target: exposure at or above it is a warning.'),
     ('tensafe_dr_rpo_max_seconds', 'gauge',
@@ -120,6 +126,10 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
     SELECT 'tensafe_dr_rpo_lag_seconds', id.l, extract(epoch FROM s.rpo_lag) FROM s, id
     UNION ALL
     SELECT 'tensafe_dr_replay_lag_seconds', id.l, extract(epoch FROM s.replay_lag) FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_node_loss_lag_seconds', id.l, extract(epoch FROM s.node_loss_lag) FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_region_loss_lag_seconds', id.l, extract(epoch FROM s.region_loss_lag) FROM s, id
     UNION ALL
     SELECT 'tensafe_dr_rpo_target_seconds', id.l, extract(epoch FROM s.rpo_target) FROM s, id
     UNION ALL

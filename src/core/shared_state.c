@@ -477,12 +477,42 @@ dr_get_backup_summary(void)
 void
 dr_remembered_publish(const DrRemembered *standbys, int n)
 {
+	DrRemembered *next = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	int			i;
+	int			j;
+
 	n = Min(Max(n, 0), DR_REMEMBERED_MAX);
-	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
 	if (n > 0)
-		memcpy(DrShared->remembered, standbys, sizeof(DrRemembered) * n);
+		memcpy(next, standbys, sizeof(DrRemembered) * n);
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	/* what was recorded of each standby outlives the look (by name) */
+	for (i = 0; i < n; i++)
+	{
+		next[i].recorded_state = -1;
+		for (j = 0; j < DrShared->n_remembered; j++)
+			if (strcmp(DrShared->remembered[j].name, next[i].name) == 0)
+			{
+				next[i].recorded_state = DrShared->remembered[j].recorded_state;
+				break;
+			}
+	}
+	if (n > 0)
+		memcpy(DrShared->remembered, next, sizeof(DrRemembered) * n);
 	DrShared->n_remembered = n;
 	DrShared->remembered_loaded = true;
+	LWLockRelease(DrShared->lock);
+}
+
+/* The state last journalled for a standby (STANDBY_LAGGING / CAUGHT_UP) */
+void
+dr_remembered_set_recorded(const char *name, int8 state)
+{
+	int			i;
+
+	LWLockAcquire(DrShared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DrShared->n_remembered; i++)
+		if (strcmp(DrShared->remembered[i].name, name) == 0)
+			DrShared->remembered[i].recorded_state = state;
 	LWLockRelease(DrShared->lock);
 }
 

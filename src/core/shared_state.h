@@ -123,6 +123,12 @@ typedef struct DrSyncState
 	int			required;		/* standbys the configuration needs, 0: none */
 	int			available;		/* of them, streaming now */
 	char		missing[DR_SYNC_MISSING_LEN];	/* named ones not streaming */
+	char		sync_names[DR_SYNC_MISSING_LEN];	/* the sync standbys now,
+													 * "\n"-separated */
+	char		sync_dropped[DR_SYNC_MISSING_LEN];	/* left the sync set at
+													 * this sample: SYNC_LOST
+													 * if still out at the
+													 * next */
 	bool		stall_recorded; /* SYNC_STALL journalled, SYNC_RESUMED not yet */
 	TimestampTz stall_since;	/* waiting_since of the recorded stall */
 } DrSyncState;
@@ -145,6 +151,11 @@ typedef struct DrRemembered
 	TimestampTz last_seen;		/* 0: never seen */
 	XLogRecPtr	flush_lsn;
 	XLogRecPtr	replay_lsn;
+	char		region[64];		/* declared, empty if not */
+	char		purpose[4];		/* "ha", "dr", empty if not declared */
+	int8		recorded_state; /* DrRpoState of its last STANDBY_LAGGING or
+								 * STANDBY_CAUGHT_UP, -1 none: kept across
+								 * publishes by name (standbys.c) */
 } DrRemembered;
 
 typedef struct DrSharedState
@@ -253,6 +264,7 @@ extern void dr_clock_offset_set(bool known, TimeOffset offset);
 extern void dr_dates_set_positions(const DrDate *dates, int n);
 extern void dr_dates_push_heartbeat(XLogRecPtr lsn, TimestampTz at);
 extern void dr_remembered_publish(const DrRemembered *standbys, int n);
+extern void dr_remembered_set_recorded(const char *name, int8 state);
 extern int	dr_remembered_copy(DrRemembered *out, bool *loaded);
 extern void dr_remembered_note_positions(const pid_t *pids, const XLogRecPtr *flush,
 										 const XLogRecPtr *replay, int n, TimestampTz at);

@@ -214,6 +214,32 @@ dr_disconnected_figures(XLogRecPtr primary_pos, XLogRecPtr flush_lsn,
 	snprintf(out->reason, sizeof(out->reason), "disconnected %s ago: %s", agebuf, judged);
 }
 
+/*
+ * One copy of the primary's data, as dr_primary_node_figures() weighs it:
+ * a standby streaming now, or one remembered (dr_standbys) that is not.
+ */
+typedef struct DrCopy
+{
+	const char *name;			/* "" for a walsender not remembered yet */
+	const char *region;			/* "" if not declared */
+	bool		connected;
+	bool		sync;			/* a synchronous standby now */
+	TimestampTz last_seen;		/* disconnected ones */
+	DrLagFigures fig;
+} DrCopy;
+
+/* The remembered standby a walsender streams to, or NULL */
+static const DrRemembered *
+remembered_for(const DrRemembered *mem, int n_mem, pid_t pid)
+{
+	int			i;
+
+	for (i = 0; pid != 0 && i < n_mem; i++)
+		if (mem[i].pid == pid)
+			return &mem[i];
+	return NULL;
+}
+
 /* Whether pid is one of the walsenders read into st */
 static bool
 is_attached(const DrNodeState *st, pid_t pid)
@@ -229,66 +255,232 @@ is_attached(const DrNodeState *st, pid_t pid)
 }
 
 /*
+ * collect_copies
+ *		Every copy: the walsenders streaming now, then the remembered
+ *		standbys not connected that were seen (those declared and never seen
+ *		are only counted, in *n_declared: no copy yet).
+ */
+static int
+collect_copies(const DrNodeState *st, const DrRemembered *mem, int n_mem,
+			   DrCopy *copies, int *n_declared)
+{
+	int			n = 0;
+	int			i;
+
+	*n_declared = 0;
+	for (i = 0; i < st->n_standbys; i++)
+	{
+		const DrRemembered *r = remembered_for(mem, n_mem, st->standbys[i].pid);
+		DrCopy	   *c = &copies[n++];
+
+		c->name = r ? r->name : "";
+		c->region = r ? r->region : "";
+		c->connected = true;
+		c->sync = st->standbys[i].sync;
+		c->last_seen = st->now;
+		dr_replica_figures(st->flush_lsn, st->standbys[i].flush_lsn,
+						   st->standbys[i].replay_lsn, st->now, &c->fig);
+	}
+	for (i = 0; i < n_mem; i++)
+	{
+		DrCopy	   *c;
+
+		if (is_attached(st, mem[i].pid))
+			continue;
+		if (XLogRecPtrIsInvalid(mem[i].flush_lsn))
+		{
+			(*n_declared)++;
+			continue;
+		}
+		c = &copies[n++];
+		c->name = mem[i].name;
+		c->region = mem[i].region;
+		c->connected = false;
+		c->sync = false;
+		c->last_seen = mem[i].last_seen;
+		dr_disconnected_figures(st->flush_lsn, mem[i].flush_lsn, mem[i].replay_lsn,
+								mem[i].last_seen, st->now, &c->fig);
+	}
+	return n;
+}
+
+/* Whether a copy is in a region other than this node's (both declared) */
+static bool
+in_other_region(const DrCopy *c)
+{
+	return dr_region != NULL && dr_region[0] != '\0' &&
+		c->region[0] != '\0' && strcmp(c->region, dr_region) != 0;
+}
+
+/* Rank for "the best copy": ok, warning, breach, then unknown (no figures) */
+static int
+state_rank(DrRpoState state)
+{
+	switch (state)
+	{
+		case DR_RPO_OK:
+			return 0;
+		case DR_RPO_WARNING:
+			return 1;
+		case DR_RPO_BREACH:
+			return 2;
+		case DR_RPO_UNKNOWN:
+			break;
+	}
+	return 3;
+}
+
+static TimeOffset
+judged_lag(const DrLagFigures *f)
+{
+	if (f->rpo_lag == DR_LAG_UNKNOWN || f->replay_lag == DR_LAG_UNKNOWN)
+		return PG_INT64_MAX;
+	return Max(f->rpo_lag, f->replay_lag);
+}
+
+static bool
+better_copy(const DrCopy *a, const DrCopy *b)
+{
+	int			ra = state_rank(a->fig.state);
+	int			rb = state_rank(b->fig.state);
+
+	if (ra != rb)
+		return ra < rb;
+	return judged_lag(&a->fig) < judged_lag(&b->fig);
+}
+
+/*
+ * loss_exposure
+ *		What losing the copies outside 'region_scope' would cost: the lowest
+ *		rpo_lag among the copies in scope (all, or those in another region),
+ *		DR_LAG_UNKNOWN if none has figures.  0 by construction while
+ *		synchronous replication holds every acknowledged commit on a copy in
+ *		scope: priority (FIRST k), a sync standby in scope; quorum (ANY k),
+ *		fewer than k of the sync candidates outside scope, so that every
+ *		acknowledging set includes one in scope.  Only while commits wait
+ *		(synchronous_commit on or remote_apply) and k standbys are sync.
+ */
+static TimeOffset
+loss_exposure(const DrNodeState *st, const DrCopy *copies, int n, bool other_region_only)
+{
+	TimeOffset	best = DR_LAG_UNKNOWN;
+	int			sync_in = 0;
+	int			sync_out = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		in_scope = !other_region_only || in_other_region(&copies[i]);
+
+		if (copies[i].sync)
+		{
+			if (in_scope)
+				sync_in++;
+			else
+				sync_out++;
+		}
+		if (!in_scope || copies[i].fig.rpo_lag == DR_LAG_UNKNOWN)
+			continue;
+		if (best == DR_LAG_UNKNOWN || copies[i].fig.rpo_lag < best)
+			best = copies[i].fig.rpo_lag;
+	}
+	if (st->sync.required > 0 && st->sync.commits_wait &&
+		st->sync.n_sync >= st->sync.required && sync_in > 0 &&
+		(!st->sync.quorum || sync_out < st->sync.required))
+		return 0;
+	return best;
+}
+
+/*
+ * name_others
+ *		Append to out->reason what the judged copy does not show: the worst
+ *		streaming copy in warning or breach (it also raises its own
+ *		STANDBY_LAGGING: standbys.c), and the disconnected copies.
+ */
+static void
+name_others(DrLagFigures *out, const DrCopy *copies, int n, int best)
+{
+	int			lagging = -1;
+	int			lost = -1;
+	int			n_lost = 0;
+	int			i;
+	char		buf[sizeof(out->reason)];
+
+	for (i = 0; i < n; i++)
+	{
+		if (i == best)
+			continue;
+		if (!copies[i].connected)
+		{
+			n_lost++;
+			if (lost < 0 || copies[i].last_seen > copies[lost].last_seen)
+				lost = i;
+			continue;
+		}
+		if ((copies[i].fig.state == DR_RPO_WARNING || copies[i].fig.state == DR_RPO_BREACH) &&
+			(lagging < 0 || judged_lag(&copies[i].fig) > judged_lag(&copies[lagging].fig)))
+			lagging = i;
+	}
+	if (lagging >= 0)
+	{
+		strlcpy(buf, out->reason, sizeof(buf));
+		snprintf(out->reason, sizeof(out->reason), "%s; standby \"%s\" lagging (%s)",
+				 buf, copies[lagging].name, copies[lagging].fig.reason);
+	}
+	if (n_lost > 0)
+	{
+		strlcpy(buf, out->reason, sizeof(buf));
+		if (n_lost == 1)
+			snprintf(out->reason, sizeof(out->reason), "%s; standby \"%s\" disconnected",
+					 buf, copies[lost].name);
+		else
+			snprintf(out->reason, sizeof(out->reason), "%s; %d standbys disconnected, \"%s\" last",
+					 buf, n_lost, copies[lost].name);
+	}
+}
+
+/*
  * dr_primary_node_figures
- *		A primary's own figures.  While standbys stream: the worst over them,
- *		the reason naming remembered standbys that are not connected.  When
- *		none streams but standbys were seen before (dr_standbys, mirrored in
- *		shared memory by the worker: standbys.c): the best of the copies
- *		that remain, each dated from what it held when it left
- *		(dr_disconnected_figures) -- a breach once past rpo_max, never
- *		'unknown'.  A primary that never had a standby and has none declared
- *		is 'unknown': there is no DR copy.
+ *		A primary's own figures: what a disaster would cost it now.
+ *		node_loss_lag: losing this node, the best copy anywhere;
+ *		region_loss_lag: losing its whole region, the best copy in another
+ *		region (needs tensafe_dr.region here and the standbys' regions
+ *		declared with dr_standby_set(); DR_LAG_UNKNOWN when no such copy).
+ *		The state is that of the best copy in another region when one exists
+ *		-- the runbook's RPO is a disaster objective -- else of the best copy
+ *		anywhere, judged as any copy is (the larger of its rpo_lag and
+ *		replay_lag); rpo_lag, replay_lag and lag_bytes are that copy's.  (1.1
+ *		judged the worst standby: one lagging HA standby put the whole node
+ *		in breach.)  A lagging or disconnected copy is named in the reason
+ *		and keeps its own figures in dr_replicas.  Disconnected copies count
+ *		from what they held when they left (dr_disconnected_figures): a
+ *		breach once past rpo_max, never 'unknown'.  A primary that never had
+ *		a standby and has none declared is 'unknown': there is no DR copy.
  */
 void
 dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 {
 	DrRemembered *mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
 	int			n_mem = dr_remembered_copy(mem, NULL);
-	int			n_lost = 0;
-	int			n_declared = 0;
+	DrCopy	   *copies = palloc0(sizeof(DrCopy) * (st->n_standbys + n_mem + 1));
+	int			n_declared;
+	int			n = collect_copies(st, mem, n_mem, copies, &n_declared);
+	bool		any_other_region = false;
 	int			best = -1;
-	DrLagFigures best_fig;
 	int			i;
+	char		buf[sizeof(out->reason)];
 
 	memset(out, 0, sizeof(*out));
 	out->rpo_lag = DR_LAG_UNKNOWN;
 	out->replay_lag = DR_LAG_UNKNOWN;
 	out->lag_bytes = -1;
 	out->state = DR_RPO_UNKNOWN;
+	out->node_loss_lag = loss_exposure(st, copies, n, false);
+	out->region_loss_lag = loss_exposure(st, copies, n, true);
 
-	/* the remembered standbys not connected: how many, the best copy */
-	memset(&best_fig, 0, sizeof(best_fig));
-	for (i = 0; i < n_mem; i++)
+	if (n == 0)
 	{
-		DrLagFigures one;
-
-		if (is_attached(st, mem[i].pid))
-			continue;
-		if (XLogRecPtrIsInvalid(mem[i].flush_lsn))
-		{
-			n_declared++;
-			continue;
-		}
-		dr_disconnected_figures(st->flush_lsn, mem[i].flush_lsn, mem[i].replay_lsn,
-								mem[i].last_seen, st->now, &one);
-		if (best < 0 || one.rpo_lag < best_fig.rpo_lag)
-		{
-			best = i;
-			best_fig = one;
-		}
-		n_lost++;
-	}
-
-	if (st->n_standbys == 0)
-	{
-		if (best >= 0)
-		{
-			*out = best_fig;
-			snprintf(out->reason, sizeof(out->reason),
-					 "no standby streaming; best remaining copy \"%s\" %s",
-					 mem[best].name, best_fig.reason);
-		}
-		else if (n_declared > 0)
+		if (n_declared > 0)
 			snprintf(out->reason, sizeof(out->reason),
 					 "no standby streaming; %d declared, never seen: no DR copy yet",
 					 n_declared);
@@ -298,47 +490,32 @@ dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out)
 		return;
 	}
 
-	for (i = 0; i < st->n_standbys; i++)
-	{
-		DrLagFigures one;
+	for (i = 0; i < n; i++)
+		any_other_region |= in_other_region(&copies[i]);
+	for (i = 0; i < n; i++)
+		if ((!any_other_region || in_other_region(&copies[i])) &&
+			(best < 0 || better_copy(&copies[i], &copies[best])))
+			best = i;
 
-		dr_replica_figures(st->flush_lsn, st->standbys[i].flush_lsn,
-						   st->standbys[i].replay_lsn, st->now, &one);
-		if (i == 0 || one.state > out->state ||
-			(one.state == out->state && Max(one.rpo_lag, one.replay_lag) >
-			 Max(out->rpo_lag, out->replay_lag)))
-			strlcpy(out->reason, one.reason, sizeof(out->reason));
-		out->state = (i == 0) ? one.state : Max(out->state, one.state);
-		out->rpo_lag = Max(out->rpo_lag, one.rpo_lag);
-		out->replay_lag = Max(out->replay_lag, one.replay_lag);
-		out->lag_bytes = Max(out->lag_bytes, one.lag_bytes);
-	}
-	if (st->n_standbys > 1 && out->state != DR_RPO_OK)
 	{
-		char		worst[160];
+		TimeOffset	node_loss = out->node_loss_lag;
+		TimeOffset	region_loss = out->region_loss_lag;
 
-		strlcpy(worst, out->reason, sizeof(worst));
-		snprintf(out->reason, sizeof(out->reason), "worst of %d standbys: %s",
-				 st->n_standbys, worst);
+		*out = copies[best].fig;
+		out->node_loss_lag = node_loss;
+		out->region_loss_lag = region_loss;
 	}
-	if (n_lost > 0)
-	{
-		char		live[160];
-		int			first = -1;
-
-		/* name the copy lost most recently */
-		for (i = 0; i < n_mem; i++)
-			if (!is_attached(st, mem[i].pid) && !XLogRecPtrIsInvalid(mem[i].flush_lsn) &&
-				(first < 0 || mem[i].last_seen > mem[first].last_seen))
-				first = i;
-		strlcpy(live, out->reason, sizeof(live));
-		if (n_lost == 1)
-			snprintf(out->reason, sizeof(out->reason), "%s; standby \"%s\" disconnected",
-					 live, mem[first].name);
-		else
-			snprintf(out->reason, sizeof(out->reason), "%s; %d standbys disconnected, \"%s\" last",
-					 live, n_lost, mem[first].name);
-	}
+	strlcpy(buf, out->reason, sizeof(buf));
+	if (st->n_standbys == 0)
+		snprintf(out->reason, sizeof(out->reason),
+				 "no standby streaming; best remaining copy \"%s\" %s", copies[best].name, buf);
+	else if (any_other_region)
+		snprintf(out->reason, sizeof(out->reason), "best copy in another region \"%s\" (%s): %s",
+				 copies[best].name, copies[best].region, buf);
+	else if (n > 1)
+		snprintf(out->reason, sizeof(out->reason), "best of %d copies \"%s\": %s",
+				 n, copies[best].name, buf);
+	name_others(out, copies, n, best);
 }
 
 /*

@@ -27,7 +27,11 @@ typedef struct DrLagFigures
 	TimeOffset	replay_lag;		/* microseconds, DR_LAG_UNKNOWN if unknown */
 	int64		lag_bytes;		/* -1 if unknown */
 	DrRpoState	state;
-	char		reason[160];
+	char		reason[320];
+	/* a primary's exposures (dr_primary_node_figures), else DR_LAG_UNKNOWN */
+	TimeOffset	node_loss_lag;	/* losing this node: the best copy anywhere */
+	TimeOffset	region_loss_lag;	/* losing its region: the best copy in
+									 * another region */
 } DrLagFigures;
 
 extern void dr_standby_node_figures(const DrNodeState *st,

@@ -16,12 +16,14 @@
 
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
+#include "replication/syncrep.h"
 #include "replication/walreceiver.h"
 #include "replication/walsender.h"
 #include "replication/walsender_private.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/spin.h"
+#include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "node_state.h"
@@ -68,8 +70,48 @@ read_standbys(DrNodeState *st)
 			continue;
 		if (!is_physical_walsender(pos.pid))
 			continue;
+		pos.sync = false;
 		st->standbys[st->n_standbys++] = pos;
 	}
+}
+
+/*
+ * read_sync
+ *		Which of the walsenders read are synchronous standbys now, as
+ *		pg_stat_replication's sync_state says ('sync' or 'quorum'):
+ *		SyncRepGetCandidateStandbys() returns the sync set (priority: the
+ *		num_sync highest, quorum: every candidate).  SyncRepConfig is this
+ *		process's parse of synchronous_standby_names (NULL when empty).
+ *		commits_wait judges the default synchronous_commit (the reset value:
+ *		postgresql.conf, role and database settings), not a session's SET.
+ */
+static void
+read_sync(DrNodeState *st)
+{
+	SyncRepStandbyData *sync_standbys;
+	int			n;
+	int			i;
+	int			j;
+	const char *commit;
+
+	memset(&st->sync, 0, sizeof(st->sync));
+	if (SyncRepConfig == NULL || SyncRepConfig->num_sync <= 0 || WalSndCtl == NULL)
+		return;
+	st->sync.required = SyncRepConfig->num_sync;
+	st->sync.quorum = SyncRepConfig->syncrep_method == SYNC_REP_QUORUM;
+	commit = GetConfigOptionResetString("synchronous_commit");
+	st->sync.commits_wait = commit != NULL &&
+		(strcmp(commit, "on") == 0 || strcmp(commit, "remote_apply") == 0);
+
+	n = SyncRepGetCandidateStandbys(&sync_standbys);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < st->n_standbys; j++)
+			if (st->standbys[j].pid == sync_standbys[i].pid && !st->standbys[j].sync)
+			{
+				st->standbys[j].sync = true;
+				st->sync.n_sync++;
+			}
+	pfree(sync_standbys);
 }
 
 static void
@@ -132,7 +174,11 @@ dr_read_node_state(DrNodeState *st, bool with_standbys)
 	}
 
 	if (with_standbys)
+	{
 		read_standbys(st);
+		if (st->role == DR_ROLE_PRIMARY)
+			read_sync(st);
+	}
 }
 
 /*

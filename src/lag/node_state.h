@@ -23,7 +23,27 @@ typedef struct DrStandbyPos
 	XLogRecPtr	write_lsn;
 	XLogRecPtr	flush_lsn;
 	XLogRecPtr	replay_lsn;
+	bool		sync;			/* one of the synchronous standbys now
+								 * (pg_stat_replication.sync_state 'sync' or
+								 * 'quorum') */
 } DrStandbyPos;
+
+/*
+ * Synchronous replication as configured on this primary, read with the
+ * walsenders.  Every commit acknowledged under it is flushed on the
+ * synchronous standbys: with 'required' of them streaming (priority: each
+ * one in the sync set holds it; quorum: at least 'required' of the
+ * candidates do), provided commits ask for it (synchronous_commit on or
+ * remote_apply by default: commits_wait).
+ */
+typedef struct DrSyncConfig
+{
+	int			required;		/* num_sync; 0: synchronous replication off */
+	bool		quorum;			/* ANY k (quorum) rather than FIRST k */
+	int			n_sync;			/* walsenders marked sync */
+	bool		commits_wait;	/* synchronous_commit defaults to on or
+								 * remote_apply */
+} DrSyncConfig;
 
 typedef struct DrNodeState
 {
@@ -48,6 +68,7 @@ typedef struct DrNodeState
 	/* physical standbys attached to this node (cascading ones on a standby) */
 	int			n_standbys;
 	DrStandbyPos *standbys;		/* palloc'd in CurrentMemoryContext */
+	DrSyncConfig sync;			/* primary, with the standbys */
 } DrNodeState;
 
 extern void dr_read_node_state(DrNodeState *st, bool with_standbys);

@@ -31,6 +31,8 @@
  * one that was lost and streams again is STANDBY_RETURNED (both journalled,
  * like the RPO events).  The first look after a start records nothing: a
  * standby that left while the primary was down was not seen leaving.
+ * Every sample, each remembered standby is also judged on its own figures:
+ * STANDBY_LAGGING and STANDBY_CAUGHT_UP (journal_lagging()).
  *
  * Locking: none held here; shared_state.c's accessors lock for a copy.
  * A failing pass (for instance a database not yet updated to 1.2) is
@@ -134,6 +136,85 @@ journal_transition(const char *event, const DrRemembered *r, const DrNodeState *
 }
 
 /*
+ * journal_lagging
+ *		Each remembered standby judged on its own figures, every sample: one
+ *		that reaches warning or breach (or moves between them) is
+ *		STANDBY_LAGGING, one back to ok after that is STANDBY_CAUGHT_UP.
+ *		The primary's own state judges the best copy (lag.c), so a lagging
+ *		HA standby would otherwise raise nothing.  What was recorded lives in
+ *		shared memory (DrRemembered.recorded_state): a restarted worker does
+ *		not repeat it; a server restart forgets it, and a standby still
+ *		lagging then is recorded again.  'unknown' changes nothing.
+ */
+static void
+journal_lagging(const DrNodeState *st)
+{
+	DrRemembered *mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);
+	int			n = dr_remembered_copy(mem, NULL);
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		DrLagFigures fig;
+		bool		connected = false;
+		int			j;
+		const char *event;
+		StringInfoData details;
+
+		if (XLogRecPtrIsInvalid(mem[i].flush_lsn))
+			continue;
+		for (j = 0; j < st->n_standbys; j++)
+			if (mem[i].pid != 0 && st->standbys[j].pid == mem[i].pid)
+			{
+				dr_replica_figures(st->flush_lsn, st->standbys[j].flush_lsn,
+								   st->standbys[j].replay_lsn, st->now, &fig);
+				connected = true;
+				break;
+			}
+		if (!connected)
+			dr_disconnected_figures(st->flush_lsn, mem[i].flush_lsn, mem[i].replay_lsn,
+									mem[i].last_seen, st->now, &fig);
+
+		if ((fig.state == DR_RPO_WARNING || fig.state == DR_RPO_BREACH) &&
+			fig.state != mem[i].recorded_state)
+			event = "STANDBY_LAGGING";
+		else if (fig.state == DR_RPO_OK &&
+				 (mem[i].recorded_state == DR_RPO_WARNING ||
+				  mem[i].recorded_state == DR_RPO_BREACH))
+			event = "STANDBY_CAUGHT_UP";
+		else
+			continue;
+
+		initStringInfo(&details);
+		appendStringInfoString(&details, "{\"standby\":");
+		escape_json(&details, mem[i].name);
+		if (mem[i].region[0] != '\0')
+		{
+			appendStringInfoString(&details, ",\"region\":");
+			escape_json(&details, mem[i].region);
+		}
+		if (mem[i].purpose[0] != '\0')
+		{
+			appendStringInfoString(&details, ",\"purpose\":");
+			escape_json(&details, mem[i].purpose);
+		}
+		appendStringInfo(&details, ",\"connected\":%s,\"rpo_state\":",
+						 connected ? "true" : "false");
+		escape_json(&details, dr_rpo_state_name(fig.state));
+		appendStringInfoChar(&details, ',');
+		dr_json_add_interval_s(&details, "rpo_lag_s", fig.rpo_lag, true);
+		appendStringInfoChar(&details, ',');
+		dr_json_add_interval_s(&details, "replay_lag_s", fig.replay_lag, true);
+		appendStringInfoString(&details, ",\"reason\":");
+		escape_json(&details, fig.reason);
+		appendStringInfoChar(&details, '}');
+		(void) dr_journal_event(event, 0, fig.state == DR_RPO_OK, "tensafe_dr worker",
+								details.data);
+		dr_remembered_set_recorded(mem[i].name, (int8) fig.state);
+	}
+}
+
+/*
  * look
  *		Inside a transaction: note new standbys and positions
  *		(dr_standbys_sync(); all positions if persist), read the registry,
@@ -196,7 +277,7 @@ look(const char *schema, bool persist)
 											  TYPALIGN_DOUBLE));
 	args[5] = BoolGetDatum(persist);
 	if (SPI_execute_with_args(psprintf("SELECT standby_name, declared, last_seen, last_flush_lsn,"
-									   " last_replay_lsn, pid"
+									   " last_replay_lsn, pid, region, purpose"
 									   " FROM %s.dr_standbys_sync($1, $2, $3, $4, $5, $6)",
 									   schema),
 							  6, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
@@ -223,6 +304,11 @@ look(const char *schema, bool persist)
 		r->replay_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
 		d = SPI_getbinval(tup, desc, 6, &isnull);
 		r->pid = isnull ? 0 : (pid_t) DatumGetInt32(d);
+		name = SPI_getvalue(tup, desc, 7);
+		strlcpy(r->region, name ? name : "", sizeof(r->region));
+		name = SPI_getvalue(tup, desc, 8);
+		strlcpy(r->purpose, name ? name : "", sizeof(r->purpose));
+		r->recorded_state = -1;
 
 		/* shared memory may know newer positions than the table (not persisted) */
 		for (j = 0; j < n_prev; j++)
@@ -294,6 +380,7 @@ dr_standbys_pass(void)
 		return;
 	dr_read_node_state(&st, true);
 	note_positions(&st);
+	journal_lagging(&st);
 	signature = walsender_signature(&st);
 	woken = dr_take_wake_reasons(DR_WAKE_STANDBYS) != 0;
 	mem = palloc(sizeof(DrRemembered) * DR_REMEMBERED_MAX);

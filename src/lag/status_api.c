@@ -14,8 +14,8 @@
  * with the reason in state_reason, never an error of dr_status().
  * The figures and their meaning are defined in lag.c.  dr_status() serves
  * the 1.1 definition (24 columns) too, until ALTER EXTENSION UPDATE adds
- * clock_offset: the tuple is formed with the caller's descriptor, which
- * ignores the values past its last column.
+ * clock_offset, node_loss_lag and region_loss_lag: the tuple is formed with
+ * the caller's descriptor, which ignores the values past its last column.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,7 +44,7 @@ PG_FUNCTION_INFO_V1(dr_standby_lag);
 PG_FUNCTION_INFO_V1(dr_standby_lag_disconnected);
 PG_FUNCTION_INFO_V1(dr_samples);
 
-#define DR_STATUS_COLS 25
+#define DR_STATUS_COLS 27
 #define DR_STATUS_COLS_1_1 24	/* before clock_offset (1.2) */
 #define DR_STANDBY_LAG_COLS 4
 #define DR_SAMPLES_COLS 12
@@ -249,6 +249,9 @@ dr_status(PG_FUNCTION_ARGS)
 		else
 			nulls[24] = true;
 	}
+	/* 1.2: a primary's exposures (lag.c); NULL on a standby */
+	put_lag(values, nulls, 25, st.role == DR_ROLE_PRIMARY ? fig.node_loss_lag : DR_LAG_UNKNOWN);
+	put_lag(values, nulls, 26, st.role == DR_ROLE_PRIMARY ? fig.region_loss_lag : DR_LAG_UNKNOWN);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -33,6 +33,9 @@
  *	  (SyncRepGetCandidateStandbys()), and which of the names it lists have
  *	  no streaming walsender (application_name from the backend status
  *	  table; '*' is never "missing").
+ *	- the synchronous standbys now (by application_name): one that left
+ *	  the sync set and is still out at the next sample is SYNC_LOST
+ *	  (journal_sync_lost()).
  * All of it goes into DrShared->sync; dr_status() adds it to state_reason
  * (dr_sync_stall_reason()), dr_sync_status() shows it as a row, and
  * dr_metrics() reads that.
@@ -180,6 +183,167 @@ missing_names(char *buf, Size len)
 	strlcpy(buf, out.data, len);
 }
 
+static void append_names_json(StringInfo buf, const char *names);
+
+/*
+ * sync_names
+ *		application_name of every walsender in the sync set now (what
+ *		pg_stat_replication shows as 'sync' or 'quorum'), "\n"-separated
+ *		into buf.  Takes and releases a backend status snapshot.
+ */
+static void
+sync_names(char *buf, Size len)
+{
+	SyncRepStandbyData *standbys;
+	int			n = SyncRepGetCandidateStandbys(&standbys);
+	int			nbackends;
+	int			i,
+				b;
+	StringInfoData out;
+
+	initStringInfo(&out);
+	pgstat_clear_backend_activity_snapshot();
+	nbackends = pgstat_fetch_stat_numbackends();
+	for (i = 0; i < n; i++)
+		for (b = 1; b <= nbackends; b++)
+		{
+			LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(b);
+			const char *name;
+
+			if (local == NULL || local->backendStatus.st_procpid != standbys[i].pid)
+				continue;
+			name = local->backendStatus.st_appname;
+			if (out.len + strlen(name) + 2 < len)
+			{
+				if (out.len)
+					appendStringInfoChar(&out, '\n');
+				appendStringInfoString(&out, name);
+			}
+			break;
+		}
+	pgstat_clear_backend_activity_snapshot();
+	pfree(standbys);
+	strlcpy(buf, out.data, len);
+}
+
+/* Whether the "\n"-separated list holds name */
+static bool
+names_contain(const char *names, const char *name)
+{
+	const char *p = names;
+	size_t		len = strlen(name);
+
+	while (*p)
+	{
+		const char *end = strchr(p, '\n');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+
+		if (n == len && strncmp(p, name, n) == 0)
+			return true;
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	return false;
+}
+
+/* Append name to a "\n"-separated list in buf (dropped if it does not fit) */
+static void
+names_add(char *buf, Size len, const char *name)
+{
+	size_t		used = strlen(buf);
+
+	if (used + strlen(name) + 2 > len)
+		return;
+	if (used > 0)
+		buf[used++] = '\n';
+	strcpy(buf + used, name);
+}
+
+/*
+ * record_sync_lost
+ *		SYNC_LOST for one standby, with why it is out of the sync set:
+ *		synchronous replication turned off (synchronous_standby_names
+ *		emptied, as Patroni does when it falls back to asynchronous), it is
+ *		not streaming, or it streams but is no longer synchronous (a
+ *		higher-priority standby took its place).
+ */
+static void
+record_sync_lost(const char *name, const DrSyncState *cur)
+{
+	const char *why;
+	StringInfoData details;
+
+	if (SyncRepConfig == NULL || SyncRepConfig->num_sync <= 0)
+		why = "synchronous replication turned off";
+	else
+	{
+		List	   *present = streaming_names();
+		ListCell   *lc;
+		bool		streaming = false;
+
+		foreach(lc, present)
+			if (strcmp((char *) lfirst(lc), name) == 0)
+				streaming = true;
+		why = streaming ? "streaming, no longer synchronous" : "not streaming";
+	}
+	initStringInfo(&details);
+	appendStringInfoString(&details, "{\"standby\":");
+	escape_json(&details, name);
+	appendStringInfoString(&details, ",\"reason\":");
+	escape_json(&details, why);
+	appendStringInfo(&details, ",\"required_standbys\":%d,\"available_standbys\":%d,"
+					 "\"synchronous_standbys\":", cur->required, cur->available);
+	append_names_json(&details, cur->sync_names);
+	appendStringInfoString(&details, ",\"synchronous_standby_names\":");
+	escape_json(&details, SyncRepStandbyNames ? SyncRepStandbyNames : "");
+	appendStringInfoChar(&details, '}');
+	(void) dr_journal_event("SYNC_LOST", 0, false, "tensafe_dr worker", details.data);
+}
+
+/*
+ * journal_sync_lost
+ *		A standby that was synchronous and is not now is SYNC_LOST: from then
+ *		on an acknowledged commit may exist on no other node (node_loss_lag
+ *		is no longer 0 by construction).  A drop is confirmed at the next
+ *		sample, so that a reload of synchronous_standby_names, which the
+ *		walsenders and this worker each read when they get to it, is judged
+ *		once everyone has (the right reason), and a blip records nothing.
+ *		Its return shows in dr_replicas.sync_state.
+ */
+static void
+journal_sync_lost(const DrSyncState *prev, DrSyncState *cur)
+{
+	const char *p;
+
+	/* left at the previous sample and still out: confirmed */
+	for (p = prev->sync_dropped; *p;)
+	{
+		const char *end = strchr(p, '\n');
+		int			n = end ? end - p : strlen(p);
+		char	   *name = pnstrdup(p, n);
+
+		p += n;
+		if (*p == '\n')
+			p++;
+		if (!names_contain(cur->sync_names, name))
+			record_sync_lost(name, cur);
+	}
+	/* left now: judged at the next sample */
+	for (p = prev->sync_names; *p;)
+	{
+		const char *end = strchr(p, '\n');
+		int			n = end ? end - p : strlen(p);
+		char	   *name = pnstrdup(p, n);
+
+		p += n;
+		if (*p == '\n')
+			p++;
+		if (!names_contain(cur->sync_names, name))
+			names_add(cur->sync_dropped, sizeof(cur->sync_dropped), name);
+	}
+}
+
 /* Append the "\n"-separated names as a JSON array. */
 static void
 append_names_json(StringInfo buf, const char *names)
@@ -262,7 +426,12 @@ dr_sync_stall_sample(bool primary, bool record, TimestampTz now)
 			pfree(standbys);
 			if (cur.available < cur.required || cur.waiting > 0)
 				missing_names(cur.missing, sizeof(cur.missing));
+			if (cur.available > 0)
+				sync_names(cur.sync_names, sizeof(cur.sync_names));
 		}
+		/* a worker's first sample after a server start knows no "before" */
+		if (record && prev.sampled_at != 0)
+			journal_sync_lost(&prev, &cur);
 	}
 
 	if (is_stalled(&cur) && !cur.stall_recorded)
