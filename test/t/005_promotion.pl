@@ -61,9 +61,15 @@ is($breach, 'breach|t|8', 'RPO_BREACH carries its figures');
 is($standby2->safe_psql('postgres',
 	"SELECT count(*) >= 1 FROM dr_events WHERE event_type = 'RPO_WARNING'"), 't',
 	'RPO_WARNING before it');
+# The primary records standby2's breach as its own (STANDBY_LAGGING); since
+# 1.2 the primary's state follows its best copy (standby), so it stays ok.
 ok(defined wait_until($primary,
-	"SELECT count(*) >= 1 FROM dr_event_log WHERE event_type = 'RPO_BREACH'", 't', 10),
-	"primary recorded the breach of its worst standby in dr_event_log");
+	"SELECT count(*) >= 1 FROM dr_event_log WHERE event_type = 'STANDBY_LAGGING' AND details->>'standby' = 'standby2' AND details->>'rpo_state' = 'breach'", 't', 10),
+	"primary recorded standby2's breach in dr_event_log (STANDBY_LAGGING)");
+is($primary->safe_psql('postgres', 'SELECT rpo_state FROM dr_status()'), 'ok',
+	'the primary itself is ok: standby holds its data');
+like($primary->safe_psql('postgres', 'SELECT state_reason FROM dr_status()'), qr/standby "standby2" lagging/,
+	'and names standby2 lagging');
 
 ###############################################################################
 # Forced promotion works and is recorded as forced.
