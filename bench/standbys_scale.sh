@@ -20,9 +20,10 @@
 #   - the primary's worker,
 #   - each standby's worker (median over the standbys): a standby's worker
 #     reads the heartbeats in the WAL it received every 200 ms,
-# scaled to seconds per hour; then the latency of SELECT * FROM dr_status()
-# and of SELECT * FROM dr_replicas on the primary (pgbench, 1 client,
-# $SECONDS_PER_RUN s, latency = 1/tps, floor SELECT 1 subtracted).
+# scaled to seconds per hour; then the latency of dr_status() and of
+# dr_replicas on the primary, in the server ($CALLS calls in one statement,
+# best of 3: the function's own cost, which a round trip hides) and per round
+# trip (pgbench -M prepared, 1 client, $SECONDS_PER_RUN s; SELECT 1 shown).
 #
 # Targets (issue 14): worker CPU < 2 s/h per node; dr_status() latency with
 # N standbys at most 1.5 times the latency with one.  Prints the table and
@@ -38,6 +39,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 STANDBYS=${STANDBYS:-20}
 WINDOW=${WINDOW:-60}
+CALLS=${CALLS:-20000}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 [ "$STANDBYS" -ge 2 ] || bench_die "STANDBYS must be at least 2"
 
@@ -86,6 +88,18 @@ ns_of() {
     echo "$ns"
 }
 
+# server_us FUNCTION_SQL: microseconds per call inside the server (no round
+# trip): $CALLS calls in one statement, best of 3
+server_us() {
+    local best="" t i
+    for i in 1 2 3; do
+        t=$(bench_psql primary "SELECT extract(epoch FROM clock_timestamp() - now()) * 1e6 / $CALLS
+                                  FROM (SELECT count($1) FROM generate_series(1, $CALLS)) x")
+        best=$(awk -v a="$t" -v b="$best" 'BEGIN { if (b == "" || a < b) print a; else print b }')
+    done
+    printf '%.2f' "$best"
+}
+
 # latency_ms SCRIPT: ms per call, from one pgbench run on the primary
 latency_ms() {
     local tps
@@ -119,14 +133,16 @@ measure() {
             'BEGIN { printf "%.3f", (b - a) / 1e9 * 3600 / w }')")
     done
     R["$phase standby_cpu"]=$(bench_median "${per[@]}")
-    floor=$(latency_ms floor)
-    R["$phase status_ms"]=$(awk -v a="$(latency_ms status)" -v f="$floor" 'BEGIN { printf "%.4f", a - f }')
-    R["$phase replicas_ms"]=$(awk -v a="$(latency_ms replicas)" -v f="$floor" 'BEGIN { printf "%.4f", a - f }')
-    R["$phase floor_ms"]=$floor
+    R["$phase status_us"]=$(server_us '(dr_status()).rpo_state')
+    R["$phase replicas_us"]=$(CALLS=$((CALLS / 20)) server_us '(SELECT count(*) FROM dr_replicas)')
+    R["$phase status_ms"]=$(latency_ms status)
+    R["$phase replicas_ms"]=$(latency_ms replicas)
+    R["$phase floor_ms"]=$(latency_ms floor)
     R["$phase standbys"]=$n
-    printf '    phase %-3s %2s standbys: primary worker %s s/h, standby worker (median) %s s/h, dr_status %s ms, dr_replicas %s ms (floor %s ms)\n' \
+    printf '    phase %-3s %2s standbys: primary worker %s s/h, standby worker (median) %s s/h, dr_status %s us in server / %s ms per round trip, dr_replicas %s us / %s ms (SELECT 1: %s ms)\n' \
         "$phase" "$n" "${R["$phase primary_cpu"]}" "${R["$phase standby_cpu"]}" \
-        "${R["$phase status_ms"]}" "${R["$phase replicas_ms"]}" "$floor"
+        "${R["$phase status_us"]}" "${R["$phase status_ms"]}" \
+        "${R["$phase replicas_us"]}" "${R["$phase replicas_ms"]}" "${R["$phase floor_ms"]}"
 }
 
 # ---------------------------------------------------------------------------
@@ -157,20 +173,24 @@ done
 measure "1'" 1
 
 # ---------------------------------------------------------------------------
-bench_log "results (worker CPU in s/h, latency in ms per call, floor subtracted)"
-printf '    %-7s %9s %14s %14s %12s %14s\n' phase standbys "primary worker" "standby worker" dr_status dr_replicas
+bench_log "results (worker CPU in s/h; latency in the server in us per call, and per round trip in ms)"
+printf '    %-6s %8s %15s %15s %13s %13s %15s %15s\n' phase standbys "primary worker" "standby worker" \
+    "dr_status us" "dr_status ms" "dr_replicas us" "dr_replicas ms"
 for ph in 1 N "1'"; do
-    printf '    %-7s %9s %14s %14s %12s %14s\n' "$ph" "${R["$ph standbys"]}" "${R["$ph primary_cpu"]}" \
-        "${R["$ph standby_cpu"]}" "${R["$ph status_ms"]}" "${R["$ph replicas_ms"]}"
+    printf '    %-6s %8s %15s %15s %13s %13s %15s %15s\n' "$ph" "${R["$ph standbys"]}" "${R["$ph primary_cpu"]}" \
+        "${R["$ph standby_cpu"]}" "${R["$ph status_us"]}" "${R["$ph status_ms"]}" \
+        "${R["$ph replicas_us"]}" "${R["$ph replicas_ms"]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-base_status=$(awk -v a="${R["1 status_ms"]}" -v b="${R["1' status_ms"]}" 'BEGIN { printf "%.4f", (a + b) / 2 }')
-base_replicas=$(awk -v a="${R["1 replicas_ms"]}" -v b="${R["1' replicas_ms"]}" 'BEGIN { printf "%.4f", (a + b) / 2 }')
-printf '\n    dr_status() latency ratio, %s standbys / 1 (mean of 1 and 1'"'"'): %s   (target <= 1.5)\n' \
-    "$STANDBYS" "$(ratio "${R["N status_ms"]}" "$base_status")"
-printf '    dr_replicas latency ratio, %s standbys / 1: %s\n' "$STANDBYS" \
-    "$(ratio "${R["N replicas_ms"]}" "$base_replicas")"
-printf '    primary worker CPU with %s standbys: %s s/h   (target < 2 s/h; with 1: %s)\n' \
-    "$STANDBYS" "${R["N primary_cpu"]}" "${R["1 primary_cpu"]}"
-printf '    standby worker CPU (median) with %s standbys: %s s/h   (target < 2 s/h)\n' \
-    "$STANDBYS" "${R["N standby_cpu"]}"
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", (a + b) / 2 }'; }
+printf '\n    ratios, %s standbys / 1 (1 = mean of phases 1 and 1'"'"'):\n' "$STANDBYS"
+printf '      dr_status()  in the server %s, per round trip %s   (target <= 1.5)\n' \
+    "$(ratio "${R["N status_us"]}" "$(mean "${R["1 status_us"]}" "${R["1' status_us"]}")")" \
+    "$(ratio "${R["N status_ms"]}" "$(mean "${R["1 status_ms"]}" "${R["1' status_ms"]}")")"
+printf '      dr_replicas  in the server %s, per round trip %s\n' \
+    "$(ratio "${R["N replicas_us"]}" "$(mean "${R["1 replicas_us"]}" "${R["1' replicas_us"]}")")" \
+    "$(ratio "${R["N replicas_ms"]}" "$(mean "${R["1 replicas_ms"]}" "${R["1' replicas_ms"]}")")"
+printf '    primary worker CPU: %s s/h with %s standbys, %s and %s with 1   (target < 2 s/h)\n' \
+    "${R["N primary_cpu"]}" "$STANDBYS" "${R["1 primary_cpu"]}" "${R["1' primary_cpu"]}"
+printf '    standby worker CPU (median over the standbys): %s s/h with %s, %s and %s with 1   (target < 2 s/h)\n' \
+    "${R["N standby_cpu"]}" "$STANDBYS" "${R["1 standby_cpu"]}" "${R["1' standby_cpu"]}"
