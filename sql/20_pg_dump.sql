@@ -71,6 +71,17 @@ SELECT feasible, sqlstate, backup_id, reason,
 -- a time before every dump: still the dump reason, naming the next one only
 SELECT sqlstate, detail ~ 'the newest at or before' AS names_before, detail ~ 'the next is id' AS names_next
   FROM dr_pitr_plan(now() - interval '5 days', refuse => false);
+-- a verified base backup that ends a day ago: a target 60 hours ago, after a
+-- dump, is refused with the dump's reason; one before every dump with the
+-- base backup's own refusal (22023, before the oldest backup)
+INSERT INTO dr_backups (source, path, label, timeline, start_lsn, stop_lsn, start_time, stop_time,
+                        verified_at, verification_ok, problems)
+VALUES ('pg_basebackup', '/b/base', 'base', 1, '0/1000028', '0/1000100', now() - interval '25 hours',
+        now() - interval '24 hours', now(), true, 0);
+SELECT sqlstate, reason, detail ~ 'the next is id' AS names_next
+  FROM dr_pitr_plan(now() - interval '60 hours', refuse => false);
+SELECT sqlstate, reason FROM dr_pitr_plan(now() - interval '80 hours', refuse => false);
+DELETE FROM dr_backups WHERE source = 'pg_basebackup';
 -- failed dumps are not counted: the old refusal
 UPDATE dr_backups SET verification_ok = false;
 SELECT sqlstate, reason FROM dr_pitr_plan(now() - interval '60 hours', refuse => false);
