@@ -83,6 +83,11 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_register_artifact(text,text,jsonb)',          'dr_admin',   'none'),
 ('function dr_record_artifact_verification(bigint,text)',   'dr_admin',   'none'),
 ('function dr_verify_artifact(text)',                       'dr_admin',   'none'),
+-- pg_dump archives (1.2)
+('type dr_dump_verification',                               'public',     'none'),
+('function dr_dump_inspect(text)',                          'dr_admin',   'none'),
+('function dr_record_dump_verification(dr_dump_verification,text)', 'dr_admin', 'none'),
+('function dr_verify_dump(text,text,boolean)',              'dr_admin',   'none'),
 -- point-in-time recovery
 ('table dr_wal_positions',                                  'dr_monitor', 'none'),
 ('table dr_restore_points',                                 'dr_monitor', 'none'),
@@ -105,6 +110,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_pitr_refuse_no_backup(dr_pitr_plan_row,text,timestamp with time zone,pg_lsn)', 'none', 'none'),
 ('function dr_pitr_resolve_target(text,timestamp with time zone,pg_lsn,text)', 'none', 'none'),
 ('function dr_pitr_wal_ranges(dr_backups,integer,pg_lsn)', 'none', 'none'),
+('function dr_pitr_refuse_logical_dump(dr_pitr_plan_row,text,timestamp with time zone,boolean)', 'none', 'none'),
 ('function dr_pitr_plan_finish(dr_pitr_plan_row,boolean)',  'none',       'none'),
 ('function dr_pitr_plan(timestamp with time zone,boolean)', 'dr_monitor', 'none'),
 ('function dr_pitr_plan(pg_lsn,boolean)',                   'dr_monitor', 'none'),

@@ -43,10 +43,10 @@ dr_as_postgres make -C "$DR_BUILD_DIR" installcheck PG_CONFIG="$DR_PG_BIN/pg_con
     PROVE_FLAGS="-I $DR_BUILD_DIR/test/lib --timer" \
     ${PROVE_TESTS:+PROVE_TESTS="$PROVE_TESTS"} ${DR_SKIP_REGRESS:+REGRESS=} || status=$?
 
-# The backup_manifest parser's libFuzzer harness, for a bounded time
-# (FUZZ_SECONDS, default 30; 0 skips it).
+# The libFuzzer harnesses of the backup_manifest parser and the pg_dump
+# archive reader, each for a bounded time (FUZZ_SECONDS, default 30; 0 skips them).
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
-    dr_log "fuzzing the backup_manifest parser for ${FUZZ_SECONDS:-30} s"
+    dr_log "fuzzing the backup_manifest parser and the pg_dump archive reader, ${FUZZ_SECONDS:-30} s each"
     dr_install_packages clang-14
     FUZZ_SECONDS=${FUZZ_SECONDS:-30} FUZZ_WORK_DIR="$DR_BUILD_DIR-fuzz" \
         bash "$DR_SRC_DIR/test/fuzz/run.sh" || status=$?

@@ -157,6 +157,7 @@ DECLARE
 BEGIN
     SELECT * INTO x FROM @extschema@.dr_backups b
      WHERE b.verification_ok AND (b.system_identifier IS NULL OR b.system_identifier = sysid)
+       AND b.source <> 'pg_dump'
        AND @extschema@.dr_pitr_backup_ends_before(b, p_kind, p_time, r.target_lsn, lsn_by_target)
      ORDER BY b.stop_lsn DESC NULLS LAST LIMIT 1;
     IF FOUND THEN
@@ -170,6 +171,7 @@ BEGIN
 
     SELECT * INTO x FROM @extschema@.dr_backups b
      WHERE b.verification_ok AND (b.system_identifier IS NULL OR b.system_identifier = sysid)
+       AND b.source <> 'pg_dump'
      ORDER BY b.stop_lsn NULLS LAST, b.stop_time NULLS LAST LIMIT 1;
     w := @extschema@.dr_pitr_backup_end_window(x);
     r.sqlstate := '22023';
@@ -206,10 +208,16 @@ AS $fn$
 DECLARE
     sysid bigint := (pg_control_system()).system_identifier;
     b @extschema@.dr_backups;
+    d @extschema@.dr_pitr_plan_row;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM @extschema@.dr_backups x
-                    WHERE x.verification_ok
+                    WHERE x.verification_ok AND x.source <> 'pg_dump'
                       AND (x.system_identifier IS NULL OR x.system_identifier = sysid)) THEN
+        -- only logical dumps (55_pg_dump.sql): they restore to their own time only
+        d := @extschema@.dr_pitr_refuse_logical_dump(r, p_kind, p_time, false);
+        IF d.sqlstate IS NOT NULL THEN
+            RETURN d;
+        END IF;
         r.reason := 'no verified backup of this cluster is recorded';
         r.detail := 'A point-in-time recovery starts from a base backup whose verification succeeded (dr_backups.verification_ok).';
         r.hint := 'Verify a pg_basebackup with dr_verify_backup(path), or import pgBackRest''s backups with dr_import_pgbackrest().';
@@ -250,6 +258,11 @@ BEGIN
     END IF;
 
     IF b.id IS NULL THEN
+        -- a target after a logical dump but before any base backup's end
+        d := @extschema@.dr_pitr_refuse_logical_dump(r, p_kind, p_time, true);
+        IF d.sqlstate IS NOT NULL THEN
+            RETURN d;
+        END IF;
         RETURN @extschema@.dr_pitr_refuse_no_backup(r, p_kind, p_time, lsn_by_target);
     END IF;
     r.backup_id := b.id;

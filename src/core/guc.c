@@ -29,6 +29,7 @@
 #include "utils/guc.h"
 
 #include "backup_paths.h"
+#include "dump_archive.h"
 #include "guc.h"
 #include "notifier.h"
 
@@ -226,6 +227,7 @@ dr_define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
+	dr_define_dump_gucs();		/* dump_archive.c */
 	dr_define_notifier_gucs();	/* notifier.c */
 
 	/* last: placeholders of tensafe_dr.* left now are typos, and removed */
