@@ -71,6 +71,13 @@ max_slot_wal_keep_size = '64MB'
 CONF
 $primary->safe_psql('postgres', 'CREATE TABLE t (x int)');
 my $standby = new_standby($primary, 'standby');
+# a standby that archives too (archive_mode = always), into its own directory
+my $archive2 = "$tmp/archive2";
+mkdir $archive2 or die "mkdir $archive2: $!";
+my $always = new_standby($primary, 'always', <<"CONF");
+archive_mode = always
+archive_command = 'cp %p $archive2/%f'
+CONF
 
 sub q1 { my ($node, $sql) = @_; return $node->safe_psql('postgres', $sql); }
 
@@ -111,6 +118,11 @@ is(q1($standby, q{SELECT archive_state || '|' || (archive_lag IS NULL) || '|'
 	"unknown|true|true|this standby does not archive (archive_mode = on): the primary's dr_status() shows the archive",
 	'standby with archive_mode = on: archive unknown, NULL figures, the reason');
 is(metric($standby, 'tensafe_dr_archive_lag_seconds', '{}'), 'absent', 'standby: no archive_lag series');
+# archive_mode = always: the standby's own archiver, judged the same way
+ok(defined wait_until($always, qq{SELECT archive_state = 'ok' AND archive_failed_count = 0
+	AND archive_lag < interval '${target}s' FROM dr_status()}, 't', 60),
+	'standby with archive_mode = always: its own archive, ok');
+ok(-f "$archive2/$seg0", 'that standby archived the segment itself');
 
 # ---------------------------------------------------------------------------
 # The archive fails: the flag makes archive_command fail
