@@ -499,9 +499,9 @@ catalog_step(int step)
 /*
  * catalog_pass
  *		The catalog steps due now, each in its own transaction: on a
- *		writable node (a primary, not fenced) the flush (when entries are
- *		pending) and the history (when due); on every node the persisted WAL
- *		positions (when due) and the summary.  Returns the DR_STEP_* bits of
+ *		writable node (a primary, not fenced) the due check, the flush
+ *		(when entries are pending) and the history (when due); on every
+ *		node the persisted WAL positions (when due) and the summary.  Returns the DR_STEP_* bits of
  *		the steps that failed (0: all done).  Called with no transaction
  *		open, in the pass's memory context.
  */
