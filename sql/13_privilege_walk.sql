@@ -168,6 +168,12 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 -- 1.2: synchronous replication (extension/1.2/90_sync.sql; a trigger function)
 ('function dr_commit_locally_trigger()',                    'none',       'none'),
 ('function dr_sync_status()',                               'dr_monitor', 'none'),
+-- 1.2: the WAL archive, replication slots, post-mortems, due events (94_archive_slots.sql)
+('function dr_slots_internal()',                            'dr_monitor', 'none'),
+('view dr_slots',                                           'dr_monitor', 'none'),
+('view dr_postmortem_status',                               'dr_monitor', 'none'),
+('function dr_postmortem_written(bigint,text)',             'dr_operator', 'none'),
+('function dr_due_events_record()',                         'none',       'none'),
 -- 1.1: Prometheus metrics
 ('view dr_metric_families',                                  'dr_monitor', 'none'),
 ('function dr_metrics()',                                   'dr_monitor', 'none'),

@@ -18,7 +18,9 @@ SELECT t AS not_reserved
                regexp_matches(p.prosrc, 'dr_log_event\(\s*''([A-Za-z_.:-]+)''', 'g') m
         UNION
         SELECT unnest(ARRAY['PROMOTE_CHECK', 'PROMOTION_DETECTED', 'RPO_WARNING', 'RPO_BREACH',
-                            'RPO_RECOVERED', 'RPO_UNKNOWN', 'JOURNAL_CORRUPT', 'WEBHOOK_TEST'])) s
+                            'RPO_RECOVERED', 'RPO_UNKNOWN', 'JOURNAL_CORRUPT', 'WEBHOOK_TEST',
+                            'ARCHIVE_FAILING', 'ARCHIVE_RECOVERED', 'SLOT_RETAINING',
+                            'SLOT_LOST', 'SLOT_RECOVERED'])) s
  WHERE NOT dr_event_type_is_reserved(t);
 SELECT count(DISTINCT m[1]) >= 15 AS found_the_sql_writers
   FROM pg_proc p, regexp_matches(p.prosrc, 'dr_log_event\(\s*''([A-Za-z_.:-]+)''', 'g') m;

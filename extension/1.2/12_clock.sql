@@ -11,7 +11,9 @@
 -- rpo_state judges the best copy in another region when one exists, else
 -- the best copy anywhere -- no longer the worst standby (src/lag/lag.c).
 -- A new OUT column means a new function: dr_node_status (SELECT * FROM
--- dr_status()) is recreated with it.
+-- dr_status()) is recreated with it.  Issue 17 appends the WAL archive's
+-- exposure and the worst replication slot (src/lag/archiver.c,
+-- src/lag/slots.c).
 -------------------------------------------------------------------------------
 DROP VIEW dr_node_status;
 DROP FUNCTION dr_status();
@@ -43,13 +45,21 @@ CREATE FUNCTION dr_status(
     OUT backup_state text,
     OUT clock_offset interval,
     OUT node_loss_lag interval,
-    OUT region_loss_lag interval)
+    OUT region_loss_lag interval,
+    OUT archive_lag interval,
+    OUT archive_state text,
+    OUT archive_reason text,
+    OUT archive_failed_count bigint,
+    OUT archive_last_failed_at timestamptz,
+    OUT archive_last_failed_wal text,
+    OUT slot_state text,
+    OUT worst_slot text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'dr_status'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION dr_status() IS
-'One row: can this node fail over now and what would it lose. rpo_lag = age of the oldest primary WAL not held durably here; replay_lag = age of the oldest WAL not replayed; rpo_state judges the larger against tensafe_dr.rpo_target/rpo_max. Every age is on this node''s clock; last_primary_contact is when the primary''s newest heartbeat arrived here. (1.2) clock_offset: this standby''s clock minus the primary''s, estimated from the primary''s heartbeats in the WAL (NULL on a primary or while unknown), taken out of every figure that dates WAL by the primary''s clock. (1.2) On a primary: node_loss_lag, what losing this node would cost (the best copy anywhere; 0 while a synchronous standby holds every acknowledged commit), and region_loss_lag, what losing its whole region would cost (the best copy in another region, by tensafe_dr.region and dr_standby_set(); NULL when none); rpo_state, rpo_lag, replay_lag and lag_bytes are those of the best copy in another region when one exists, else of the best copy anywhere (1.1: the worst standby); a lagging or disconnected standby is named in state_reason. NULL on a standby.';
+'One row: can this node fail over now and what would it lose. rpo_lag = age of the oldest primary WAL not held durably here; replay_lag = age of the oldest WAL not replayed; rpo_state judges the larger against tensafe_dr.rpo_target/rpo_max. Every age is on this node''s clock; last_primary_contact is when the primary''s newest heartbeat arrived here. (1.2) clock_offset: this standby''s clock minus the primary''s, estimated from the primary''s heartbeats in the WAL (NULL on a primary or while unknown), taken out of every figure that dates WAL by the primary''s clock. (1.2) The WAL archive (runbook Level 4), judged on its own and never mixed into rpo_state: archive_lag = age of the oldest WAL this node''s archiver has not archived (what a loss of every node would cost), archive_state ok/warning/breach against rpo_target/rpo_max, failing, off (no archive) or unknown (with archive_reason; a standby archives only with archive_mode = always), the failures of pg_stat_archiver; slot_state = the state of the worst replication slot (none, ok, retaining, unreserved, lost; dr_slots), worst_slot its name when not ok. (1.2) On a primary: node_loss_lag, what losing this node would cost (the best copy anywhere; 0 while a synchronous standby holds every acknowledged commit), and region_loss_lag, what losing its whole region would cost (the best copy in another region, by tensafe_dr.region and dr_standby_set(); NULL when none); rpo_state, rpo_lag, replay_lag and lag_bytes are those of the best copy in another region when one exists, else of the best copy anywhere (1.1: the worst standby); a lagging or disconnected standby is named in state_reason; node_loss_lag and region_loss_lag are NULL on a standby.';
 
 REVOKE ALL ON FUNCTION dr_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dr_status() TO dr_monitor;

@@ -39,10 +39,12 @@ AS $fn$
                                  'ARTIFACT_VERIFIED', 'RESTORE_POINT', 'DRILL_STARTED',
                                  'DRILL_FINISHED', 'WEBHOOK_TEST', 'STANDBY_LOST', 'STANDBY_RETURNED',
                                  'STANDBY_LAGGING', 'STANDBY_CAUGHT_UP', 'SYNC_STALL', 'SYNC_RESUMED', 'SYNC_LOST',
-                                 'CLOCK_SKEW', 'CLOCK_SKEW_RESOLVED')
+                                 'CLOCK_SKEW', 'CLOCK_SKEW_RESOLVED', 'ARCHIVE_FAILING',
+                                 'ARCHIVE_RECOVERED', 'SLOT_RETAINING', 'SLOT_LOST', 'SLOT_RECOVERED',
+                                 'DRILL_OVERDUE', 'POSTMORTEM_DUE', 'POSTMORTEM_WRITTEN')
 $fn$;
 COMMENT ON FUNCTION dr_event_type_is_reserved(text) IS
-'Whether an event type is reserved for the events the extension records itself (DR_*, PROMOT*, RPO_*, JOURNAL_*, ESCALATED, INCIDENT_UPDATE, FENCED, UNFENCED, BACKUP_VERIFIED, BACKUPS_IMPORTED, ARTIFACT_REGISTERED, ARTIFACT_VERIFIED, RESTORE_POINT, DRILL_STARTED, DRILL_FINISHED, WEBHOOK_TEST, STANDBY_LOST, STANDBY_RETURNED, STANDBY_LAGGING, STANDBY_CAUGHT_UP, SYNC_STALL, SYNC_RESUMED, SYNC_LOST, CLOCK_SKEW, CLOCK_SKEW_RESOLVED; case-insensitive): dr_record_event() refuses them.';
+'Whether an event type is reserved for the events the extension records itself (DR_*, PROMOT*, RPO_*, JOURNAL_*, ESCALATED, INCIDENT_UPDATE, FENCED, UNFENCED, BACKUP_VERIFIED, BACKUPS_IMPORTED, ARTIFACT_REGISTERED, ARTIFACT_VERIFIED, RESTORE_POINT, DRILL_STARTED, DRILL_FINISHED, WEBHOOK_TEST, STANDBY_LOST, STANDBY_RETURNED, STANDBY_LAGGING, STANDBY_CAUGHT_UP, SYNC_STALL, SYNC_RESUMED, SYNC_LOST, CLOCK_SKEW, CLOCK_SKEW_RESOLVED, ARCHIVE_FAILING, ARCHIVE_RECOVERED, SLOT_RETAINING, SLOT_LOST, SLOT_RECOVERED, DRILL_OVERDUE, POSTMORTEM_DUE, POSTMORTEM_WRITTEN; case-insensitive): dr_record_event() refuses them.';
 
 -- What is wrong with an event's level and details, or NULL: the rules the
 -- flush and the incident it may create rely on, checked when the event is

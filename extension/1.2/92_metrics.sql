@@ -12,7 +12,11 @@
 --   - tensafe_dr_node_loss_lag_seconds and tensafe_dr_region_loss_lag_seconds,
 --     from dr_status() on a primary (12_clock.sql, src/lag/lag.c);
 --   - the four tensafe_dr_sync_* families, from dr_sync_status() (absent on
---     a standby; 90_sync.sql).
+--     a standby; 90_sync.sql);
+--   - (issue 17) the WAL archive (tensafe_dr_archive_*, from dr_status()),
+--     replication slots (tensafe_dr_slot_*, from dr_slots), overdue drills
+--     and post-mortems due (primary), and tensafe_dr.backup_max_age, for
+--     the shipped alert rules (94_archive_slots.sql, monitoring/alerts.yml).
 -------------------------------------------------------------------------------
 CREATE OR REPLACE VIEW dr_metric_families (metric, metric_type, help) AS
 VALUES
@@ -71,7 +75,23 @@ VALUES
     ('tensafe_dr_sync_stalled', 'gauge',
      'Primary: 1 while commits are stalled on synchronous replication (a wait at least tensafe_dr.sync_stall_threshold old), else 0.'),
     ('tensafe_dr_sync_standbys_missing', 'gauge',
-     'Primary: standbys named in synchronous_standby_names that are not streaming (counted while a wait is on or too few candidates stream).');
+     'Primary: standbys named in synchronous_standby_names that are not streaming (counted while a wait is on or too few candidates stream).'),
+    ('tensafe_dr_archive_lag_seconds', 'gauge',
+     'Age of the oldest WAL this node''s archiver has not archived: what a loss of every node would cost (runbook Level 4); absent where unknown or there is no archive.'),
+    ('tensafe_dr_archive_failing', 'gauge',
+     '1 while this node''s WAL archiving fails (its newest attempt failed, or archiving is on but not configured), else 0; absent where this node does not archive.'),
+    ('tensafe_dr_archive_failures_total', 'counter',
+     'Failed WAL archive attempts on this node (pg_stat_archiver.failed_count); absent where this node does not archive.'),
+    ('tensafe_dr_slot_retained_bytes', 'gauge',
+     'WAL each replication slot of this node holds back, by slot (absent for a slot that reserves none).'),
+    ('tensafe_dr_slot_status', 'gauge',
+     'State of each replication slot of this node, one series per state (ok, retaining, unreserved, lost): 1 for the current state, 0 for the others.'),
+    ('tensafe_dr_drill_overdue', 'gauge',
+     'Primary: 1 for a drill kind that is overdue (runbook 6.1; never run counts as overdue), else 0, by kind.'),
+    ('tensafe_dr_postmortems_due', 'gauge',
+     'Primary: post-mortems not recorded written within 48 hours of their incident''s resolution (runbook 8.1; incidents resolved in the last 30 days).'),
+    ('tensafe_dr_backup_max_age_seconds', 'gauge',
+     'tensafe_dr.backup_max_age: a newest verified backup older than this is a warning.');
 CREATE OR REPLACE FUNCTION dr_metrics_rows(
     family text DEFAULT NULL,
     OUT metric text,
@@ -113,6 +133,8 @@ WITH s AS MATERIALIZED (
      GROUP BY 1
 ), sy AS MATERIALIZED (
     SELECT * FROM @extschema@.dr_sync_status() WHERE sampled_at IS NOT NULL
+), sl AS MATERIALIZED (
+    SELECT * FROM @extschema@.dr_slots
 ), ch AS (
     SELECT c.name AS channel FROM @extschema@.dr_webhook_channels c
     UNION
@@ -208,6 +230,38 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
     SELECT 'tensafe_dr_sync_stalled', id.l, CASE WHEN sy.stalled THEN 1 ELSE 0 END FROM sy, id
     UNION ALL
     SELECT 'tensafe_dr_sync_standbys_missing', id.l, cardinality(sy.missing_standbys) FROM sy, id
+    UNION ALL
+    SELECT 'tensafe_dr_archive_lag_seconds', id.l, extract(epoch FROM s.archive_lag) FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_archive_failing', id.l,
+           CASE WHEN s.archive_failed_count IS NULL THEN NULL
+                WHEN s.archive_state = 'failing' THEN 1 ELSE 0 END
+      FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_archive_failures_total', id.l, s.archive_failed_count FROM s, id
+    UNION ALL
+    SELECT 'tensafe_dr_slot_retained_bytes', id.l || jsonb_build_object('slot', sl.slot_name),
+           sl.retained_bytes FROM sl, id
+    UNION ALL
+    SELECT 'tensafe_dr_slot_status', id.l || jsonb_build_object('slot', sl.slot_name, 'state', st),
+           CASE WHEN sl.state = st THEN 1 ELSE 0 END
+      FROM sl, id, unnest(ARRAY['ok', 'retaining', 'unreserved', 'lost']) st
+    UNION ALL
+    SELECT 'tensafe_dr_drill_overdue', id.l || jsonb_build_object('kind', d.kind),
+           CASE WHEN d.overdue THEN 1 ELSE 0 END
+      FROM @extschema@.dr_drill_schedule d, id, s
+     WHERE NOT s.in_recovery
+    UNION ALL
+    SELECT 'tensafe_dr_postmortems_due', id.l,
+           (SELECT count(*) FROM @extschema@.dr_postmortem_status p
+             WHERE p.state = 'overdue' AND p.resolved_at > now() - interval '30 days')
+      FROM s, id
+     WHERE NOT s.in_recovery
+    UNION ALL
+    SELECT 'tensafe_dr_backup_max_age_seconds', id.l,
+           (SELECT g.setting::double precision FROM pg_settings g
+             WHERE g.name = 'tensafe_dr.backup_max_age')
+      FROM id
   ) x (metric, labels, value)
   -- The family filter is pushed down into each branch, where it is a test
   -- of a constant against the argument: the branches of other families are

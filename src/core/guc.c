@@ -49,6 +49,8 @@ int			dr_promote_max_lag_s = -1;
 int			dr_position_retention_s = 30 * 24 * 3600;
 int			dr_sync_stall_threshold_ms = 5000;
 int			dr_journal_max_size_mb = 64;
+int			dr_slot_wal_warning_mb = 1024;
+int			dr_due_check_interval_s = 300;
 
 static bool dr_gucs_defined = false;
 
@@ -225,6 +227,16 @@ dr_define_gucs(void)
 							"A standby whose clock is off its upstream's by more than this records CLOCK_SKEW (figures are corrected for the offset either way).",
 							NULL, &dr_clock_skew_threshold_ms, 1000, 1, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.slot_wal_warning",
+							"A replication slot that is inactive and holds back at least this much WAL is reported as retaining (dr_status(), dr_slots, a SLOT_RETAINING event).",
+							"A slot whose safe_wal_size falls below a quarter of max_slot_wal_keep_size is reported as retaining too.",
+							&dr_slot_wal_warning_mb, 1024, 1, 1024 * 1024 * 1024,
+							PGC_SIGHUP, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.due_check_interval",
+							"How often the primary's worker looks for overdue drills and post-mortems due, recording DRILL_OVERDUE and POSTMORTEM_DUE once per occurrence; 0 turns the check off.",
+							NULL, &dr_due_check_interval_s, 300, 0, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_dump_gucs();		/* dump_archive.c */

@@ -67,6 +67,7 @@ dr_shmem_startup(void)
 		DrShared->recorded_rpo_state = -1;
 		DrShared->standby_seen = false;
 		DrShared->recorded_clock_skew = -1;
+		DrShared->archive.recorded_failing = -1;
 		pg_atomic_init_u32(&DrShared->wake_reasons, 0);
 		/* the postmaster's working directory is the data directory */
 		DrShared->fenced = dr_fence_file_is_ours();

@@ -21,7 +21,8 @@
  *	RPO state, catalog and backup summaries, the standby registry,
  *	synchronous replication state, its pid and latch, the last contact --
  *	after its file is durable, never while writing it -- the clock offset
- *	and the CLOCK_SKEW state journalled, and the dating points), the
+ *	and the CLOCK_SKEW state journalled, the dating points, its reading of
+ *	pg_stat_archiver and the archive and slot states journalled), the
  *	notifier (its latch), dr_set_fence() (the flag).  Readers take it
  *	shared.  Either holds it only to copy: a few fields, one sample, a
  *	binary search of the ring and of the dating points, at most the whole ring (dr_samples(),
@@ -158,6 +159,39 @@ typedef struct DrRemembered
 								 * publishes by name (standbys.c) */
 } DrRemembered;
 
+/*
+ * The archiver of this node as the worker last read it (pg_stat_archiver;
+ * archiver.c).  Written by the worker only, read by dr_status(), both
+ * under DrShared->lock.
+ */
+#define DR_WAL_NAME_LEN 64
+typedef struct DrArchiveState
+{
+	TimestampTz sampled_at;		/* 0: not read yet */
+	XLogRecPtr	archived_upto;	/* end of the newest WAL segment seen
+								 * archived (never goes back), or invalid */
+	char		last_archived_wal[DR_WAL_NAME_LEN];
+	TimestampTz last_archived_at;
+	int64		failed_count;
+	char		last_failed_wal[DR_WAL_NAME_LEN];
+	TimestampTz last_failed_at;
+	int			recorded_failing;	/* ARCHIVE_FAILING journalled: -1 not
+									 * looked yet, 0 no, 1 yes */
+} DrArchiveState;
+
+/*
+ * The state of each replication slot last recorded as an event by the
+ * worker (slots.c), so that a restarted worker does not repeat itself.
+ * Written and read by the worker only, under DrShared->lock.
+ */
+#define DR_SLOTS_TRACKED 64
+typedef struct DrSlotRecord
+{
+	char		name[64];		/* NAMEDATALEN */
+	int			state;			/* DrSlotState recorded */
+	bool		seen;			/* scratch: seen at the current look */
+} DrSlotRecord;
+
 typedef struct DrSharedState
 {
 	LWLock	   *lock;
@@ -235,6 +269,10 @@ typedef struct DrSharedState
 	DrDate		heartbeats[DR_DATES_SIZE];
 
 	DrSyncState sync;			/* synchronous replication (sync_stall.c) */
+
+	DrArchiveState archive;		/* this node's archiver (archiver.c) */
+	int			n_slot_records; /* replication slots (slots.c) */
+	DrSlotRecord slot_records[DR_SLOTS_TRACKED];
 
 	/* Primary: the standby registry (written by the worker only) */
 	bool		remembered_loaded;	/* false until the worker's first look */

@@ -16,7 +16,10 @@
  *	  (standbys.c: a transaction only when a standby's position changed),
  *	  and after it the backends waiting for a
  *	  synchronous standby, and SYNC_STALL / SYNC_RESUMED into the journal
- *	  when a write stall begins or ends (sync_stall.c);
+ *	  when a write stall begins or ends (sync_stall.c); on every node
+ *	  pg_stat_archiver into shared memory (archiver.c) and, once the
+ *	  extension exists, ARCHIVE_FAILING / ARCHIVE_RECOVERED and the
+ *	  replication slots' SLOT_* events (slots.c);
  *	- on a primary where the extension exists, every
  *	  tensafe_dr.heartbeat_interval: a heartbeat record in the WAL
  *	  (heartbeat.c);
@@ -36,7 +39,10 @@
  *	  appenders on a standby would otherwise cost a catalog transaction
  *	  each, CPU taken from dr_status() (bench/status_under_journal_load.sh); at start
  *	  and every DR_POSITIONS_RELOAD_MS, the newest dr_wal_positions rows into
- *	  shared memory, to date WAL older than the ring (lag.c);
+ *	  shared memory, to date WAL older than the ring (lag.c); on a
+ *	  writable primary every tensafe_dr.due_check_interval (0: never),
+ *	  dr_due_events_record(): DRILL_OVERDUE and POSTMORTEM_DUE, once per
+ *	  occurrence;
  *	- then sleep on the latch until the next of those is due.
  *
  * An idle node thus opens no transaction at all for minutes: the catalog
@@ -81,6 +87,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "archiver.h"
 #include "bgw.h"
 #include "clock.h"
 #include "contact.h"
@@ -92,6 +99,7 @@
 #include "lag.h"
 #include "node_state.h"
 #include "sampler.h"
+#include "slots.h"
 #include "standbys.h"
 #include "shared_state.h"
 #include "sync_stall.h"
@@ -349,6 +357,7 @@ load_positions(const char *schema)
 #define DR_STEP_HISTORY		0x02	/* lag history sample and prune (primary) */
 #define DR_STEP_SUMMARY		0x04	/* dr_status()'s catalog summary */
 #define DR_STEP_POSITIONS	0x08	/* dr_wal_positions into shared memory (lag.c) */
+#define DR_STEP_DUE			0x10	/* overdue drills, post-mortems due (primary) */
 
 /*
  * flush_journal
@@ -444,6 +453,7 @@ catalog_step(int step)
 		dr_bgw_begin(step == DR_STEP_FLUSH ? "tensafe_dr: flushing the journal" :
 					 step == DR_STEP_HISTORY ? "tensafe_dr: sampling lag history" :
 					 step == DR_STEP_POSITIONS ? "tensafe_dr: reading dr_wal_positions" :
+					 step == DR_STEP_DUE ? "tensafe_dr: looking for overdue drills and post-mortems" :
 					 "tensafe_dr: refreshing the status summary");
 		/* NULL: dropped since we last looked */
 		schema = dr_bgw_extension_schema();
@@ -455,6 +465,8 @@ catalog_step(int step)
 				sample_history(schema);
 			else if (step == DR_STEP_POSITIONS)
 				load_positions(schema);
+			else if (step == DR_STEP_DUE)
+				(void) spi_value(psprintf("SELECT %s.dr_due_events_record()", schema));
 			else
 				refresh_summary(schema);
 		}
@@ -487,16 +499,19 @@ catalog_step(int step)
 /*
  * catalog_pass
  *		The catalog steps due now, each in its own transaction: on a
- *		writable node (a primary, not fenced) the flush (when entries are
- *		pending) and the history (when due); on every node the persisted WAL
- *		positions (when due) and the summary.  Returns the DR_STEP_* bits of
+ *		writable node (a primary, not fenced) the due check, the flush
+ *		(when entries are pending) and the history (when due); on every
+ *		node the persisted WAL positions (when due) and the summary.  Returns the DR_STEP_* bits of
  *		the steps that failed (0: all done).  Called with no transaction
  *		open, in the pass's memory context.
  */
 static int
-catalog_pass(bool writable, bool history_due, bool positions_due)
+catalog_pass(bool writable, bool history_due, bool positions_due, bool due_check)
 {
 	int			failed = 0;
+
+	if (writable && due_check && !catalog_step(DR_STEP_DUE))
+		failed |= DR_STEP_DUE;
 
 	if (writable && dr_journal_pending_count() > 0 && !catalog_step(DR_STEP_FLUSH))
 		failed |= DR_STEP_FLUSH;
@@ -548,6 +563,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_summary = 0;
 	TimestampTz next_history = 0;
 	TimestampTz next_positions = 0;
+	TimestampTz next_due_check = 0;
 	TimestampTz next_contact_scan = 0;
 	TimestampTz catalog_retry_at = 0;
 	TimestampTz summary_gap_end = 0;
@@ -570,6 +586,7 @@ dr_worker_main(Datum main_arg)
 			/* intervals may have shrunk: act on the new ones now */
 			next_sample = next_heartbeat = next_extension_check = 0;
 			next_summary = next_history = catalog_retry_at = 0;
+			next_due_check = 0;
 		}
 
 		old = MemoryContextSwitchTo(pass_cxt);
@@ -584,11 +601,14 @@ dr_worker_main(Datum main_arg)
 		if (now >= next_sample)
 		{
 			dr_take_sample(NULL);
+			dr_archive_sample();	/* pg_stat_archiver (archiver.c) */
 			if (have_extension)
 			{
 				dr_standbys_pass();	/* primary: the standby registry */
 				track_rpo_state();
 				dr_clock_track();	/* CLOCK_SKEW events (clock.c) */
+				dr_archive_track(); /* ARCHIVE_FAILING / _RECOVERED */
+				dr_slots_track();	/* SLOT_* events (slots.c) */
 			}
 			dr_sync_stall_sample(!RecoveryInProgress(), have_extension, now);
 			next_sample = TimestampTzPlusMilliseconds(now, dr_sample_interval_ms);
@@ -622,14 +642,18 @@ dr_worker_main(Datum main_arg)
 			bool		writable = primary && !dr_is_fenced();
 			bool		history_due = writable && now >= next_history;
 			bool		positions_due = now >= next_positions;
+			bool		due_check = writable && dr_due_check_interval_s > 0 &&
+				now >= next_due_check;
 
-			if (catalog_work_due(primary, history_due, positions_due, now, next_summary,
-								 &replayed_xact, summary_gap_end))
+			if (catalog_work_due(primary, history_due || due_check, positions_due, now,
+								 next_summary, &replayed_xact, summary_gap_end))
 			{
 				int			failed;
 
 				summary_gap_end = TimestampTzPlusMilliseconds(now, DR_SUMMARY_MIN_GAP_MS);
-				failed = catalog_pass(writable, history_due, positions_due);
+				failed = catalog_pass(writable, history_due, positions_due, due_check);
+				if (due_check && !(failed & DR_STEP_DUE))
+					next_due_check = TimestampTzPlusMilliseconds(now, dr_due_check_interval_s * 1000);
 
 				/* what succeeded is done; what failed is retried later */
 				if (!(failed & DR_STEP_SUMMARY))
@@ -664,6 +688,9 @@ dr_worker_main(Datum main_arg)
 			/* a fenced primary samples no history (catalog_pass) */
 			TimestampTz catalog_due = primary && !dr_is_fenced() ?
 				Min(next_summary, next_history) : next_summary;
+
+			if (primary && !dr_is_fenced() && dr_due_check_interval_s > 0)
+				catalog_due = Min(catalog_due, next_due_check);
 
 			catalog_due = Min(catalog_due, next_positions);
 

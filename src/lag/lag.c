@@ -645,3 +645,23 @@ dr_node_figures(const DrNodeState *st, DrLagFigures *fig, TimestampTz *contact)
 	dr_primary_node_figures(st, fig);
 	return false;
 }
+
+/*
+ * dr_wal_age
+ *		How long ago the primary first got past 'have' (0 if it has not;
+ *		DR_LAG_UNKNOWN if no sample dates it): the one dating of WAL that
+ *		every figure uses, exported for figures judged apart from the
+ *		copies' (the WAL archive's exposure, archiver.c).
+ */
+TimeOffset
+dr_wal_age(XLogRecPtr have, XLogRecPtr primary_pos, TimestampTz now)
+{
+	return age_of_missing(have, primary_pos, now);
+}
+
+/* The judgment of one figure against rpo_target and rpo_max. */
+DrRpoState
+dr_rpo_judge(TimeOffset lag)
+{
+	return judge(lag);
+}

@@ -48,6 +48,8 @@ extern void dr_primary_node_figures(const DrNodeState *st, DrLagFigures *out);
 extern const char *dr_rpo_state_name(DrRpoState state);
 extern TimeOffset dr_loss_at_contact(const DrNodeState *st, TimestampTz contact,
 									 const DrLagFigures *fig);
+extern TimeOffset dr_wal_age(XLogRecPtr have, XLogRecPtr primary_pos, TimestampTz now);
+extern DrRpoState dr_rpo_judge(TimeOffset lag);
 extern bool dr_node_figures(const DrNodeState *st, DrLagFigures *fig,
 							TimestampTz *contact);
 

@@ -16,6 +16,10 @@
  * the 1.1 definition (24 columns) too, until ALTER EXTENSION UPDATE adds
  * clock_offset, node_loss_lag and region_loss_lag: the tuple is formed with
  * the caller's descriptor, which ignores the values past its last column.
+ * (1.2, issue 17) the WAL archive's exposure (archiver.c, from the
+ * worker's reading of pg_stat_archiver in shared memory) and the worst
+ * replication slot (slots.c, read from the slots' shared memory as
+ * pg_replication_slots is).
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +34,7 @@
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "archiver.h"
 #include "backup_paths.h"
 #include "fence.h"
 #include "guc.h"
@@ -37,6 +42,7 @@
 #include "lag.h"
 #include "node_state.h"
 #include "shared_state.h"
+#include "slots.h"
 #include "sync_stall.h"
 
 PG_FUNCTION_INFO_V1(dr_status);
@@ -44,7 +50,7 @@ PG_FUNCTION_INFO_V1(dr_standby_lag);
 PG_FUNCTION_INFO_V1(dr_standby_lag_disconnected);
 PG_FUNCTION_INFO_V1(dr_samples);
 
-#define DR_STATUS_COLS 27
+#define DR_STATUS_COLS 35
 #define DR_STATUS_COLS_1_1 24	/* before clock_offset (1.2) */
 #define DR_STANDBY_LAG_COLS 4
 #define DR_SAMPLES_COLS 12
@@ -252,6 +258,34 @@ dr_status(PG_FUNCTION_ARGS)
 	/* 1.2: a primary's exposures (lag.c); NULL on a standby */
 	put_lag(values, nulls, 25, st.role == DR_ROLE_PRIMARY ? fig.node_loss_lag : DR_LAG_UNKNOWN);
 	put_lag(values, nulls, 26, st.role == DR_ROLE_PRIMARY ? fig.region_loss_lag : DR_LAG_UNKNOWN);
+	{
+		/* 1.2: the WAL archive's exposure, judged on its own (archiver.c) */
+		DrArchiveFigures arch;
+
+		dr_archive_figures(&st, &arch);
+		put_lag(values, nulls, 27, arch.lag);
+		values[28] = CStringGetTextDatum(dr_archive_state_name(arch.state));
+		put_text(values, nulls, 29, arch.reason);
+		if (arch.archiving && arch.seen.sampled_at != 0)
+		{
+			values[30] = Int64GetDatum(arch.seen.failed_count);
+			put_timestamp(values, nulls, 31, arch.seen.last_failed_at);
+			put_text(values, nulls, 32, arch.seen.last_failed_wal);
+		}
+		else
+			nulls[30] = nulls[31] = nulls[32] = true;
+	}
+	{
+		/* 1.2: the worst replication slot (slots.c) */
+		DrSlotInfo *slots;
+		int			n = dr_slots_read(&slots);
+		int			worst = dr_slots_worst(slots, n);
+
+		values[33] = CStringGetTextDatum(worst < 0 ? "none" :
+										 dr_slot_state_name(slots[worst].state));
+		put_text(values, nulls, 34, worst >= 0 && slots[worst].state != DR_SLOT_OK ?
+				 slots[worst].name : NULL);
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -33,6 +33,9 @@ wal_keep_size = '256MB'
 log_min_messages = info
 # PostgreSQL's default; the TAP framework turns it off
 restart_after_crash = on
+# No DRILL_OVERDUE / POSTMORTEM_DUE events (a fresh node's drills are all
+# overdue) unless a test asks for them: 029_archive_slots.pl does.
+tensafe_dr.due_check_interval = 0
 CONF
 
 # new_primary(name, extra_conf) -> started primary with the extension created
