@@ -70,8 +70,8 @@ SELECT m.type, m.value AS after, b.value AS before
   FROM (SELECT labels->>'type' AS type, value FROM dr_metrics_rows('tensafe_dr_events_total')
         UNION ALL
         SELECT 'breaches:' || (labels->>'objective'), value FROM dr_metrics_rows('tensafe_dr_breaches_total')) m
-  FULL JOIN before b USING (type)
- WHERE m.value IS DISTINCT FROM b.value;
+  RIGHT JOIN before b USING (type)
+ WHERE m.value IS NULL OR m.value < b.value;
 SELECT event_type, events FROM dr_event_totals WHERE event_type LIKE 'OPS_CT_%' ORDER BY 1;
 
 -- Once the incident is resolved and the drill forgotten, they go too.
