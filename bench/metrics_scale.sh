@@ -2,16 +2,19 @@
 # bench/metrics_scale.sh — what a dashboard read costs as the event log grows
 # (issue 21): every read at 0, 1M and 10M events in dr_event_log, in one run.
 #
-# Run as root:   bash bench/metrics_scale.sh            (~20 min)
+# Run as root:   bash bench/metrics_scale.sh            (~25 min)
 #                QUICK=1 bash bench/metrics_scale.sh    (sizes 0, 100k, 1M; 1 round)
 #
-# One primary with tensafe_dr preloaded (sample and heartbeat interval 1 s),
-# the extension created.  At each size, each read below runs under
-# pgbench -n -T $SECONDS_PER_READ (one client), $ROUNDS rounds of all the
-# reads in turn; its ms per call is 1000 / calls per second, the best of
-# the rounds (the machine is shared: the best round is the one least
-# disturbed by others, and what a read costs is what it costs undisturbed;
-# the median is printed per size too):
+# One primary with tensafe_dr preloaded (sample and heartbeat interval 1 s)
+# and one database per size (e0, e1000000, e10000000), the extension created
+# in each; they differ only in the number of events in dr_event_log (the
+# worker runs in database postgres, so none of them gets lag samples or
+# worker events).  The reads below run interleaved: each round takes each
+# read in turn and runs it against every size back to back, under
+# pgbench -n -c 1 -T $SECONDS_PER_READ; ms per call = 1000 / calls per
+# second.  On a shared machine the other load then falls on all sizes
+# alike; the figure kept is the best of the $ROUNDS rounds (the least
+# disturbed), the median is printed too.
 #
 #   dr_metrics()                     the Prometheus scrape
 #   dr_metrics_rows('<family>')      each family (the exporter's queries,
@@ -32,13 +35,13 @@
 # (recorded_at = occurred_at: the per-row outbox trigger and the counting
 # trigger skip them as they skip restored rows), then their counts added to
 # dr_event_counters in one statement, as the trigger would have when they
-# were recorded; then VACUUM ANALYZE and CHECKPOINT.
-# The table printed at the end gives each read's ms per call at each size
-# and the ratio to the empty log; target: at most 2 at 10M.
+# were recorded; then VACUUM ANALYZE and CHECKPOINT.  The table printed at
+# the end gives each read's ms per call at each size and the ratio to the
+# empty log; target: at most 2 at 10M.
 #
-# Environment (defaults in brackets): SIZES ["0 1000000 10000000"],
-# SECONDS_PER_READ [1], ROUNDS [3], QUICK [0].  BENCH_SKIP_BUILD=1 skips the package
-# check and the build.
+# Environment (defaults in brackets): SIZES ["0 1000000 10000000"] (the
+# first is the baseline), SECONDS_PER_READ [1], ROUNDS [3], QUICK [0].
+# BENCH_SKIP_BUILD=1 skips the package check and the build.
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -83,21 +86,15 @@ add_read "dr_lag_history last hour" \
     "SELECT * FROM dr_lag_history WHERE sampled_at > now() - interval '1 hour';"
 add_read "dr_lag_chart last hour" "SELECT dr_lag_chart(now() - interval '1 hour', now());"
 
-# every read works before anything is timed
-for r in "${READS[@]}"; do
-    bench_as_pg "$DR_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$BENCH_TMP" \
-        -p "${BENCH_PORT[primary]}" -U postgres -d postgres -f "${r#*|}" >/dev/null \
-        || bench_die "read failed: ${r%%|*}"
-done
 
-# grow_to N: add events until dr_event_log holds N (generated history)
-grow_to() {
-    local want=$1 have
-    have=$(bench_psql primary "SELECT count(*) FROM dr_event_log")
-    have_id=$(bench_psql primary "SELECT coalesce(max(id), 0) FROM dr_event_log")
-    [ "$want" -gt "$have" ] || return 0
-    bench_log "growing dr_event_log from $have to $want events"
-    bench_psql primary "
+# fill DB N: N generated events in database e<N>
+fill() {
+    local db=$1 n=$2
+    bench_log "database $db: $n events"
+    bench_psql primary "CREATE DATABASE $db" >/dev/null
+    psql_db "$db" "CREATE EXTENSION tensafe_dr" >/dev/null
+    [ "$n" -gt 0 ] || return 0
+    psql_db "$db" "
         INSERT INTO dr_event_log (occurred_at, recorded_at, event_type, level, node_name, region,
                                   system_identifier, timeline, actor, successful, details)
         SELECT now() - interval '1 day' - make_interval(secs => 3 * g),
@@ -108,16 +105,44 @@ grow_to() {
                (SELECT system_identifier FROM pg_control_system()), 1, 'postgres', true,
                CASE WHEN g % 8 = 7 THEN jsonb_build_object('rto_state', CASE WHEN g % 16 = 7 THEN 'breach' ELSE 'met' END)
                     ELSE jsonb_build_object('n', g) END
-          FROM generate_series($have + 1, $want) g;
+          FROM generate_series(1, $n) g;
         -- as the trigger counted them when they were recorded
         INSERT INTO dr_event_counters (event_type, events, rto_breaches)
         SELECT event_type, count(*),
                count(*) FILTER (WHERE event_type = 'DR_COMPLETE' AND details->>'rto_state' = 'breach')
-          FROM dr_event_log WHERE node_name = 'bench' AND id > $have_id GROUP BY 1;" >/dev/null
-    bench_psql primary "VACUUM ANALYZE dr_event_log" >/dev/null
-    bench_psql primary "VACUUM ANALYZE dr_event_counters" >/dev/null
+          FROM dr_event_log GROUP BY 1;" >/dev/null
+    psql_db "$db" "VACUUM ANALYZE" >/dev/null
     bench_psql primary "CHECKPOINT" >/dev/null
+    printf '    %s\n' "$(psql_db "$db" "SELECT count(*) || ' events, ' || pg_size_pretty(pg_total_relation_size('dr_event_log')) FROM dr_event_log")"
 }
+
+psql_db() {
+    bench_as_pg "$DR_PG_BIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 \
+        -h "$BENCH_TMP" -p "${BENCH_PORT[primary]}" -U postgres -d "$1" -c "$2"
+}
+
+# calls/s of SQL file $2 in database $1
+pgbench_db() {
+    local out tps
+    out=$(bench_as_pg pgbench -h "$BENCH_TMP" -p "${BENCH_PORT[primary]}" -U postgres \
+        -n -c 1 -T "$SECONDS_PER_READ" -f "$2" "$1" 2>&1) || { printf '%s\n' "$out" >&2; bench_die "pgbench failed on $1"; }
+    tps=$(printf '%s\n' "$out" | awk '/^tps = / { print $3; exit }')
+    [ -n "$tps" ] || { printf '%s\n' "$out" >&2; bench_die "no tps in pgbench output"; }
+    printf '%s\n' "$tps"
+}
+
+for size in $SIZES; do
+    fill "e$size" "$size"
+done
+
+# every read works in every database before anything is timed
+for size in $SIZES; do
+    for r in "${READS[@]}"; do
+        bench_as_pg "$DR_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$BENCH_TMP" \
+            -p "${BENCH_PORT[primary]}" -U postgres -d "e$size" -f "${r#*|}" >/dev/null \
+            || bench_die "read failed in e$size: ${r%%|*}"
+    done
+done
 
 printf '\n    %s s per read, %s rounds, sizes: %s\n' "$SECONDS_PER_READ" "$ROUNDS" "$SIZES"
 bench_source_note
@@ -125,29 +150,41 @@ bench_machine_note
 
 declare -A MS=()      # "size|name" -> ms per call (best round)
 declare -A ALL=()     # "size|name" -> ms per call of every round
-for size in $SIZES; do
-    grow_to "$size"
-    n=$(bench_psql primary "SELECT count(*) FROM dr_event_log")
-    bench_log "timing at $n events ($(bench_psql primary "SELECT pg_size_pretty(pg_total_relation_size('dr_event_log'))"))"
-    for round in $(seq 1 "$ROUNDS"); do
-        for r in "${READS[@]}"; do
-            name=${r%%|*}
-            tps=$(bench_pgbench primary -n -c 1 -T "$SECONDS_PER_READ" -f "${r#*|}")
-            ALL["$size|$name"]="${ALL["$size|$name"]:-} $(bench_calc "1000 / $tps")"
+for round in $(seq 1 "$ROUNDS"); do
+    bench_log "round $round of $ROUNDS (ms per call at each size)"
+    for r in "${READS[@]}"; do
+        name=${r%%|*}
+        line=""
+        for size in $SIZES; do
+            ms=$(bench_calc "1000 / $(pgbench_db "e$size" "${r#*|}")")
+            ALL["$size|$name"]="${ALL["$size|$name"]:-} $ms"
+            line+=$(printf ' %10.2f' "$ms")
         done
+        printf '    %-45s%s\n' "$name" "$line"
     done
+done
+for size in $SIZES; do
     for r in "${READS[@]}"; do
         name=${r%%|*}
         # shellcheck disable=SC2086
         MS["$size|$name"]=$(printf '%s\n' ${ALL["$size|$name"]} | sort -g | head -n1)
-        # shellcheck disable=SC2086
-        printf '    %-45s best %9.2f ms  median %9.2f ms\n' "$name" "${MS["$size|$name"]}" \
-            "$(bench_median ${ALL["$size|$name"]})"
     done
 done
 
-bench_log "results: ms per call (best of $ROUNDS rounds); ratio = the size's figure / the empty log's (target <= 2)"
+bench_log "medians of the rounds (ms per call)"
 sizes=($SIZES)
+printf '    %-45s' read
+for s in "${sizes[@]}"; do printf ' %10s' "$s"; done
+printf '\n'
+for r in "${READS[@]}"; do
+    name=${r%%|*}
+    printf '    %-45s' "$name"
+    # shellcheck disable=SC2086
+    for s in "${sizes[@]}"; do printf ' %10.2f' "$(bench_median ${ALL["$s|$name"]})"; done
+    printf '\n'
+done
+
+bench_log "results: ms per call, best of $ROUNDS rounds; ratio = the size's figure / the first size's (target <= 2)"
 first=${sizes[0]}
 printf '    %-45s' read
 for s in "${sizes[@]}"; do printf ' %10s' "$s"; done
