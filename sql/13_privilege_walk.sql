@@ -50,6 +50,11 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_event_payload_fields(jsonb)',                 'none',       'none'),
 ('table dr_event_rejects',                                  'dr_monitor', 'none'),
 ('function dr_history_sample(interval)',                    'none',       'none'),
+-- 1.2: event counters and retention (extension/1.2/93_counters.sql)
+('table dr_event_counters',                                 'dr_monitor', 'none'),
+('view dr_event_totals',                                    'dr_monitor', 'none'),
+('function dr_count_events()',                              'none',       'none'),
+('function dr_housekeep(interval,interval,integer)',        'none',       'none'),
 -- incidents
 ('table dr_incidents',                                      'dr_monitor', 'none'),
 ('sequence dr_incidents_id_seq',                            'dr_monitor', 'none'),

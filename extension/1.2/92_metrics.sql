@@ -17,6 +17,10 @@
 --     replication slots (tensafe_dr_slot_*, from dr_slots), overdue drills
 --     and post-mortems due (primary), and tensafe_dr.backup_max_age, for
 --     the shipped alert rules (94_archive_slots.sql, monitoring/alerts.yml).
+--   - tensafe_dr_events_total and tensafe_dr_breaches_total read the
+--     counters (dr_event_totals, 93_counters.sql) plus this node's pending
+--     journal entries, not the whole log: a scrape costs the same whatever
+--     the history (bench/metrics_scale.sh).
 -------------------------------------------------------------------------------
 CREATE OR REPLACE VIEW dr_metric_families (metric, metric_type, help) AS
 VALUES
@@ -120,9 +124,20 @@ WITH s AS MATERIALIZED (
                               'region', coalesce(s.region, '')) AS l
       FROM s
 ), ev AS MATERIALIZED (
+    -- only this node's journalled entries: the log's events are counted in
+    -- dr_event_totals (93_counters.sql), not read on every scrape
     SELECT e.event_type, e.level, e.details, e.pending
       FROM @extschema@.dr_events e
-     WHERE e.set_aside_reason IS NULL
+     WHERE e.pending AND e.set_aside_reason IS NULL
+), tot AS (
+    SELECT coalesce(t.event_type, p.event_type) AS event_type,
+           coalesce(t.events, 0) + coalesce(p.events, 0) AS events,
+           coalesce(t.rto_breaches, 0) + coalesce(p.rto_breaches, 0) AS rto_breaches
+      FROM @extschema@.dr_event_totals t
+      FULL JOIN (SELECT ev.event_type, count(*) AS events,
+                        count(*) FILTER (WHERE ev.event_type = 'DR_COMPLETE'
+                                           AND ev.details->>'rto_state' = 'breach') AS rto_breaches
+                   FROM ev GROUP BY ev.event_type) p ON p.event_type = t.event_type
 ), sb AS (
     SELECT coalesce(r.standby_name, '') AS standby,
            max(extract(epoch FROM r.rpo_lag)) AS rpo_lag,
@@ -138,7 +153,15 @@ WITH s AS MATERIALIZED (
 ), ch AS (
     SELECT c.name AS channel FROM @extschema@.dr_webhook_channels c
     UNION
-    SELECT n.channel FROM @extschema@.dr_notifications n
+    -- the outbox's channels by its (channel, status) index, one probe each
+    SELECT n.channel FROM (
+        WITH RECURSIVE oc (channel) AS (
+            SELECT min(n1.channel) FROM @extschema@.dr_notifications n1
+            UNION ALL
+            SELECT (SELECT min(n2.channel) FROM @extschema@.dr_notifications n2
+                     WHERE n2.channel > oc.channel)
+              FROM oc WHERE oc.channel IS NOT NULL)
+        SELECT oc.channel FROM oc WHERE oc.channel IS NOT NULL) n
 )
 SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
   FROM (
@@ -182,9 +205,9 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
     SELECT 'tensafe_dr_worker_last_sample_age_seconds', id.l,
            extract(epoch FROM clock_timestamp() - s.last_sample_at) FROM s, id
     UNION ALL
-    SELECT 'tensafe_dr_events_total', id.l || jsonb_build_object('type', coalesce(ev.event_type, '')),
-           count(*)
-      FROM ev, id GROUP BY id.l, ev.event_type
+    SELECT 'tensafe_dr_events_total', id.l || jsonb_build_object('type', coalesce(tot.event_type, '')),
+           tot.events
+      FROM tot, id
     UNION ALL
     SELECT 'tensafe_dr_pending_events', id.l, s.pending_events FROM s, id
     UNION ALL
@@ -192,10 +215,9 @@ SELECT f.metric, f.metric_type, f.help, x.labels, x.value::double precision
            (SELECT count(*) FROM @extschema@.dr_event_rejects) FROM id
     UNION ALL
     SELECT 'tensafe_dr_breaches_total', id.l || jsonb_build_object('objective', o.objective),
-           (SELECT count(*) FROM ev
-             WHERE CASE o.objective
-                   WHEN 'rpo' THEN ev.event_type = 'RPO_BREACH'
-                   ELSE ev.event_type = 'DR_COMPLETE' AND ev.details->>'rto_state' = 'breach' END)
+           coalesce((SELECT sum(CASE o.objective WHEN 'rpo' THEN tot.events ELSE tot.rto_breaches END)
+                       FROM tot
+                      WHERE o.objective = 'rto' OR tot.event_type = 'RPO_BREACH'), 0)
       FROM id, (VALUES ('rpo'), ('rto')) o (objective)
     UNION ALL
     SELECT 'tensafe_dr_open_incidents', id.l || jsonb_build_object('level', lv::text),

@@ -24,6 +24,7 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <unistd.h>
 
 #include "utils/guc.h"
@@ -51,6 +52,8 @@ int			dr_sync_stall_threshold_ms = 5000;
 int			dr_journal_max_size_mb = 64;
 int			dr_slot_wal_warning_mb = 1024;
 int			dr_due_check_interval_s = 300;
+int			dr_event_retention_s = 0;
+int			dr_outbox_retention_s = 0;
 
 static bool dr_gucs_defined = false;
 
@@ -143,6 +146,24 @@ check_position_retention(int *newval, void **extra, GucSource source)
 	return false;
 }
 
+/*
+ * Retention of the event log and the outbox (issue 21): 0 keeps forever;
+ * anything else at least an hour, so that a bare number taken for days or
+ * minutes does not delete the audit log.
+ */
+#define DR_MIN_RETENTION_S	3600
+
+static bool
+check_retention(int *newval, void **extra, GucSource source)
+{
+	if (*newval == 0 || *newval >= DR_MIN_RETENTION_S)
+		return true;
+	GUC_check_errdetail("A retention is 0 (keep forever) or at least 1h; %d s would delete the history almost as soon as it is written.",
+						*newval);
+	GUC_check_errhint("Give a unit, for example '90d'.");
+	return false;
+}
+
 static void
 define_objective(const char *name, const char *desc, int *var, int boot,
 				 GucIntCheckHook hook)
@@ -202,6 +223,14 @@ dr_define_gucs(void)
 							"How long dr_lag_history keeps samples; older ones are deleted by the worker.",
 							NULL, &dr_history_retention_s, 7 * 24 * 3600, 10, 366 * 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.event_retention",
+							"How long dr_event_log keeps events; older ones are deleted by the worker, except those of open incidents and those drill reports cite. 0 keeps them forever.",
+							NULL, &dr_event_retention_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, check_retention, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.outbox_retention",
+							"How long dr_outbox keeps delivered notifications; older ones are deleted by the worker. 0 keeps them forever.",
+							NULL, &dr_outbox_retention_s, 0, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, check_retention, NULL, NULL);
 	DefineCustomIntVariable("tensafe_dr.promote_max_lag",
 							"Promotion gate: dr_promote() refuses a standby that could lose more than this; -1 means tensafe_dr.rpo_max.",
 							NULL, &dr_promote_max_lag_s, -1, -1, DR_MAX_OBJECTIVE_S,

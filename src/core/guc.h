@@ -30,6 +30,8 @@ extern int	dr_journal_max_size_mb;
 extern int	dr_clock_skew_threshold_ms;
 extern int	dr_slot_wal_warning_mb;
 extern int	dr_due_check_interval_s;
+extern int	dr_event_retention_s;
+extern int	dr_outbox_retention_s;
 
 extern void dr_define_gucs(void);
 extern const char *dr_effective_node_name(void);

@@ -27,7 +27,10 @@
  *	  there is some, each step in a short transaction of its own: on a
  *	  primary that is not fenced (a fenced node commits no write, ours
  *	  included: fence.c), journal entries to flush into dr_event_log (looked at every sample) or lag
- *	  history due (every tensafe_dr.history_interval: sample and prune); on
+ *	  history due (every tensafe_dr.history_interval: sample and prune), or
+ *	  housekeeping due (every tensafe_dr.history_interval, sooner while
+ *	  retention has a backlog: the event counters folded, at most
+ *	  DR_PRUNE_BATCH old events and delivered notifications pruned); on
  *	  every node, dr_status()'s summary (open incident, last event, newest
  *	  verified backup) to refresh: on a primary at once when woken by a
  *	  commit that changed it (wakeup.c), and every DR_SUMMARY_LOOK_MS in
@@ -125,6 +128,15 @@
 #define DR_CONTACT_SCAN_MS				200
 /* How often to re-read dr_wal_positions as dating points older than the ring */
 #define DR_POSITIONS_RELOAD_MS			300000
+/*
+ * Housekeeping (dr_housekeep(): fold the event counters, prune past
+ * tensafe_dr.event_retention / outbox_retention): every
+ * tensafe_dr.history_interval, and while a step pruned a full batch, again
+ * after DR_PRUNE_BACKLOG_MS; each step deletes at most DR_PRUNE_BATCH rows
+ * of each table, so no step holds locks for long.
+ */
+#define DR_PRUNE_BACKLOG_MS				500
+#define DR_PRUNE_BATCH					1000
 
 /*
  * dr_register_worker
@@ -358,6 +370,10 @@ load_positions(const char *schema)
 #define DR_STEP_SUMMARY		0x04	/* dr_status()'s catalog summary */
 #define DR_STEP_POSITIONS	0x08	/* dr_wal_positions into shared memory (lag.c) */
 #define DR_STEP_DUE			0x10	/* overdue drills, post-mortems due (primary) */
+#define DR_STEP_PRUNE		0x20	/* counters folded, retention pruned (primary) */
+
+/* set by the last prune step: it pruned a full batch, more may be due */
+static bool prune_backlog = false;
 
 /*
  * flush_journal
@@ -384,6 +400,37 @@ sample_history(const char *schema)
 	(void) spi_value(psprintf("SELECT %s.dr_positions_sample(make_interval(secs => %d))",
 							  schema, dr_position_retention_s));
 	dr_standbys_persist(schema);	/* standbys.c: the registry's positions */
+}
+
+/*
+ * housekeep
+ *		Fold the event counters and prune what retention allows, at most
+ *		DR_PRUNE_BATCH rows of each table, inside the step's transaction
+ *		(dr_housekeep(), extension/1.2/93_counters.sql; absent before the
+ *		update to 1.2: nothing to do).
+ */
+static void
+housekeep(const char *schema)
+{
+	int			ret;
+
+	prune_backlog = false;
+	if (spi_value(psprintf("SELECT to_regprocedure('%s.dr_housekeep(interval, interval, integer)')",
+						   schema)) == NULL)
+		return;
+	ret = SPI_execute(psprintf("SELECT events_pruned, outbox_pruned FROM %s.dr_housekeep("
+							   "make_interval(secs => %d), make_interval(secs => %d), %d)",
+							   schema, dr_event_retention_s, dr_outbox_retention_s,
+							   DR_PRUNE_BATCH), false, 0);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tensafe_dr worker: dr_housekeep() failed");
+	{
+		char	   *events = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *outbox = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		prune_backlog = (events && atoi(events) >= DR_PRUNE_BATCH) ||
+			(outbox && atoi(outbox) >= DR_PRUNE_BATCH);
+	}
 }
 
 /*
@@ -454,6 +501,7 @@ catalog_step(int step)
 					 step == DR_STEP_HISTORY ? "tensafe_dr: sampling lag history" :
 					 step == DR_STEP_POSITIONS ? "tensafe_dr: reading dr_wal_positions" :
 					 step == DR_STEP_DUE ? "tensafe_dr: looking for overdue drills and post-mortems" :
+					 step == DR_STEP_PRUNE ? "tensafe_dr: housekeeping" :
 					 "tensafe_dr: refreshing the status summary");
 		/* NULL: dropped since we last looked */
 		schema = dr_bgw_extension_schema();
@@ -467,6 +515,8 @@ catalog_step(int step)
 				load_positions(schema);
 			else if (step == DR_STEP_DUE)
 				(void) spi_value(psprintf("SELECT %s.dr_due_events_record()", schema));
+			else if (step == DR_STEP_PRUNE)
+				housekeep(schema);
 			else
 				refresh_summary(schema);
 		}
@@ -506,7 +556,8 @@ catalog_step(int step)
  *		open, in the pass's memory context.
  */
 static int
-catalog_pass(bool writable, bool history_due, bool positions_due, bool due_check)
+catalog_pass(bool writable, bool history_due, bool positions_due, bool due_check,
+			 bool prune_due)
 {
 	int			failed = 0;
 
@@ -517,6 +568,8 @@ catalog_pass(bool writable, bool history_due, bool positions_due, bool due_check
 		failed |= DR_STEP_FLUSH;
 	if (writable && history_due && !catalog_step(DR_STEP_HISTORY))
 		failed |= DR_STEP_HISTORY;
+	if (writable && prune_due && !catalog_step(DR_STEP_PRUNE))
+		failed |= DR_STEP_PRUNE;
 	if (positions_due && !catalog_step(DR_STEP_POSITIONS))
 		failed |= DR_STEP_POSITIONS;
 	if (!catalog_step(DR_STEP_SUMMARY))
@@ -532,7 +585,8 @@ catalog_pass(bool writable, bool history_due, bool positions_due, bool due_check
  *		tracks, on a standby, the last replayed transaction seen by a pass.
  */
 static bool
-catalog_work_due(bool primary, bool history_due, bool positions_due, TimestampTz now,
+catalog_work_due(bool primary, bool history_due, bool positions_due, bool prune_due,
+				 TimestampTz now,
 				 TimestampTz next_summary, TimestampTz *replayed_xact,
 				 TimestampTz summary_gap_end)
 {
@@ -542,7 +596,7 @@ catalog_work_due(bool primary, bool history_due, bool positions_due, TimestampTz
 	if (dr_take_wake_reasons(DR_WAKE_SUMMARY) != 0 || positions_due)
 		return true;
 	if (primary)
-		return history_due || now >= next_summary ||
+		return history_due || prune_due || now >= next_summary ||
 			(!dr_is_fenced() && dr_journal_pending_count() > 0);
 	if (now < next_summary)
 		return false;
@@ -564,6 +618,7 @@ dr_worker_main(Datum main_arg)
 	TimestampTz next_history = 0;
 	TimestampTz next_positions = 0;
 	TimestampTz next_due_check = 0;
+	TimestampTz next_prune = 0;
 	TimestampTz next_contact_scan = 0;
 	TimestampTz catalog_retry_at = 0;
 	TimestampTz summary_gap_end = 0;
@@ -585,7 +640,7 @@ dr_worker_main(Datum main_arg)
 		{
 			/* intervals may have shrunk: act on the new ones now */
 			next_sample = next_heartbeat = next_extension_check = 0;
-			next_summary = next_history = catalog_retry_at = 0;
+			next_summary = next_history = next_prune = catalog_retry_at = 0;
 			next_due_check = 0;
 		}
 
@@ -644,14 +699,15 @@ dr_worker_main(Datum main_arg)
 			bool		positions_due = now >= next_positions;
 			bool		due_check = writable && dr_due_check_interval_s > 0 &&
 				now >= next_due_check;
+			bool		prune_due = writable && now >= next_prune;
 
-			if (catalog_work_due(primary, history_due || due_check, positions_due, now,
+			if (catalog_work_due(primary, history_due || due_check, positions_due, prune_due, now,
 								 next_summary, &replayed_xact, summary_gap_end))
 			{
 				int			failed;
 
 				summary_gap_end = TimestampTzPlusMilliseconds(now, DR_SUMMARY_MIN_GAP_MS);
-				failed = catalog_pass(writable, history_due, positions_due, due_check);
+				failed = catalog_pass(writable, history_due, positions_due, due_check, prune_due);
 				if (due_check && !(failed & DR_STEP_DUE))
 					next_due_check = TimestampTzPlusMilliseconds(now, dr_due_check_interval_s * 1000);
 
@@ -663,6 +719,9 @@ dr_worker_main(Datum main_arg)
 					replayed_xact = -1;
 				if (history_due && !(failed & DR_STEP_HISTORY))
 					next_history = TimestampTzPlusMilliseconds(now, dr_history_interval_s * 1000);
+				if (prune_due && !(failed & DR_STEP_PRUNE))
+					next_prune = TimestampTzPlusMilliseconds(now, prune_backlog ? DR_PRUNE_BACKLOG_MS
+															 : dr_history_interval_s * 1000);
 				if (positions_due && !(failed & DR_STEP_POSITIONS))
 					next_positions = TimestampTzPlusMilliseconds(now, DR_POSITIONS_RELOAD_MS);
 				if (failed)
@@ -687,7 +746,7 @@ dr_worker_main(Datum main_arg)
 			bool		primary = !RecoveryInProgress();
 			/* a fenced primary samples no history (catalog_pass) */
 			TimestampTz catalog_due = primary && !dr_is_fenced() ?
-				Min(next_summary, next_history) : next_summary;
+				Min(next_summary, Min(next_history, next_prune)) : next_summary;
 
 			if (primary && !dr_is_fenced() && dr_due_check_interval_s > 0)
 				catalog_due = Min(catalog_due, next_due_check);

@@ -404,9 +404,23 @@ for my $v (@released)
 		rows => table_rows($primary, $db,
 			{ map { $_ => $old_tables->{$_} } grep { $old_tables->{$_} } keys %$old_config }, $old_config) };
 
+	# the event counters a reader sees (1.1 counted the log; 1.2 keeps
+	# counters, seeded by the update): the same before and after
+	my $counters_sql = q{SELECT string_agg(metric || coalesce(labels->>'type', labels->>'objective') || '=' || value, ',' ORDER BY 1)
+	                       FROM dr_metrics_rows() WHERE metric IN ('tensafe_dr_events_total', 'tensafe_dr_breaches_total')};
+	my $has_metrics = $primary->safe_psql($db, "SELECT to_regprocedure('dr_metrics_rows(text)') IS NOT NULL") eq 't';
+	my $counters_before = $has_metrics ? $primary->safe_psql($db, $counters_sql) : undef;
+
 	$primary->safe_psql($db, 'ALTER EXTENSION tensafe_dr UPDATE');
 	is($primary->safe_psql($db, "SELECT extversion FROM pg_extension WHERE extname = 'tensafe_dr'"),
 		$default, "$v: ALTER EXTENSION UPDATE reaches $default");
+	is($primary->safe_psql($db, q{
+		SELECT count(*) FROM (SELECT event_type, count(*) AS n FROM dr_event_log GROUP BY 1) l
+		  FULL JOIN dr_event_totals t USING (event_type) WHERE l.n IS DISTINCT FROM t.events}),
+		'0', "$v: the update seeds the event counters from the log");
+	is($primary->safe_psql($db, $counters_sql), $counters_before,
+		"$v: tensafe_dr_events_total and _breaches_total read the same after the update")
+		if $has_metrics;
 
 	my $after = table_rows($primary, $db, $old_tables);
 	compare_rows("$v update keeps data", $after, $before);
@@ -554,6 +568,13 @@ my $outbox_pending = $restore->safe_psql('restored', "SELECT count(*) FROM dr_ou
 compare_rows('restored', table_rows($restore, 'restored', \%dumped_tables, $config), \%source,
 	'restored', 'source (pg_dump snapshot)');
 is($outbox_pending, '0', 'the restore queued no notification for restored events');
+# the event counters come with the dump (compared row by row above), and
+# the restored events were not counted again on top of them
+ok(exists $dumped_tables{dr_event_counters}, 'dr_event_counters is dumped and compared');
+is($restore->safe_psql('restored', q{
+	SELECT count(*) FROM (SELECT event_type, count(*) AS n FROM dr_event_log GROUP BY 1) l
+	  FULL JOIN dr_event_totals t USING (event_type) WHERE t.events IS DISTINCT FROM l.n}),
+	'0', 'restored counters: each type exactly its restored events (nothing pruned), not doubled');
 is($restore->safe_psql('restored', "SELECT secret FROM dr_webhooks WHERE name = 'ops'"),
 	'secret-ops-src-0123456789', 'webhook secrets are configuration: restored');
 is($restore->safe_psql('restored', "SELECT channel || ' ' || response_time FROM dr_escalation_policy WHERE level = 1"),
