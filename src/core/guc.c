@@ -48,6 +48,7 @@ int			dr_promote_max_lag_s = -1;
 int			dr_position_retention_s = 30 * 24 * 3600;
 int			dr_sync_stall_threshold_ms = 5000;
 int			dr_journal_max_size_mb = 64;
+int			dr_verify_workers = -1;
 
 static bool dr_gucs_defined = false;
 
@@ -224,6 +225,12 @@ dr_define_gucs(void)
 							"A standby whose clock is off its upstream's by more than this records CLOCK_SKEW (figures are corrected for the offset either way).",
 							NULL, &dr_clock_skew_threshold_ms, 1000, 1, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("tensafe_dr.verify_workers",
+							"Background workers dr_verify_backup() checksums files with: -1 is one per CPU core; 0 or 1 checksums in the calling backend.",
+							"Each worker takes a max_worker_processes slot while it runs; with none free the verification runs serially.",
+							&dr_verify_workers, -1, -1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_notifier_gucs();	/* notifier.c */

@@ -28,6 +28,7 @@ extern int	dr_position_retention_s;
 extern int	dr_sync_stall_threshold_ms;
 extern int	dr_journal_max_size_mb;
 extern int	dr_clock_skew_threshold_ms;
+extern int	dr_verify_workers;	/* -1: one per core (verify_parallel.c) */
 
 extern void dr_define_gucs(void);
 extern const char *dr_effective_node_name(void);
