@@ -6,7 +6,7 @@
 # with max_worker_processes exhausted the verification runs serially and
 # says so; a cancel of the leader stops every worker, and a worker
 # terminated on its own fails the verification instead of leaving files
-# unchecked.
+# unchecked; the leader's exit stops them too.
 use strict;
 use warnings;
 
@@ -238,6 +238,19 @@ sub start_big
 	note(sprintf('workers gone %.2f s after the cancel', time - $t0));
 	is($primary->safe_psql('postgres', 'SELECT count(*) FROM dr_verify_progress()'), '0',
 		'the progress slot is freed');
+}
+
+###############################################################################
+# The leader terminated (FATAL, its exit): the workers stop too.
+###############################################################################
+{
+	my ($h, $out, $err, $seen) = start_big();
+	ok(defined $seen, 'two workers run for a leader about to be terminated');
+	$primary->safe_psql('postgres',
+		"SELECT pg_terminate_backend(pid) FROM dr_verify_progress() WHERE path = '$big'");
+	$h->finish;
+	like($$err, qr/terminating connection due to administrator command/, 'the leader is terminated');
+	ok(defined wait_until($primary, $workers_sql, '0', 30), 'and its workers are gone');
 }
 
 ###############################################################################
