@@ -38,6 +38,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/memutils.h"
 
 #include "backup_files.h"
 #include "backup_paths.h"
@@ -510,7 +511,9 @@ dr_verify_files(DrVerifyState *vs)
 		else
 			walk_fd(vs, top, "");
 	}
-	items = palloc(sizeof(DrVerifyItem) * Max(vs->nfiles, 1));
+	/* ~56 bytes a file: past MaxAllocSize only near 19 million files */
+	items = MemoryContextAllocHuge(CurrentMemoryContext,
+								   sizeof(DrVerifyItem) * (Size) Max(vs->nfiles, 1));
 	mfhash_start_iterate(vs->files, &it);
 	while ((e = mfhash_iterate(vs->files, &it)) != NULL)
 	{
