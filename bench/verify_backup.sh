@@ -38,6 +38,8 @@ bench_source_note
 bench_node_init primary
 bench_node_arm primary tensafe_dr
 echo "tensafe_dr.backup_root = '$BENCH_TMP/backups'" >> "$BENCH_TMP/primary/arm.conf"
+# serial, as pg_verifybackup: verify_parallel.sh measures the workers
+echo "tensafe_dr.verify_workers = 0" >> "$BENCH_TMP/primary/arm.conf"
 mkdir -p "$BENCH_TMP/backups"
 chown postgres:postgres "$BENCH_TMP/backups"
 bench_node_start primary

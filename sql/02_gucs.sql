@@ -50,3 +50,15 @@ SELECT name, setting FROM pg_file_settings
 ALTER SYSTEM RESET tensafe_dr.rpo_max;
 SELECT count(*) AS left_behind FROM pg_file_settings
  WHERE name LIKE 'tensafe_dr.%' AND sourcefile LIKE '%postgresql.auto.conf';
+
+-- tensafe_dr.verify_workers: per session; -1 (one per core) .. 64.
+SHOW tensafe_dr.verify_workers;
+SET tensafe_dr.verify_workers = 2;
+SHOW tensafe_dr.verify_workers;
+SET tensafe_dr.verify_workers = -2;
+\echo :SQLSTATE
+SET tensafe_dr.verify_workers = 65;
+\echo :SQLSTATE
+SET tensafe_dr.verify_workers = 'many';
+\echo :SQLSTATE
+RESET tensafe_dr.verify_workers;

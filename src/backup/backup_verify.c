@@ -14,7 +14,8 @@
  *	   global/pg_control;
  *	3. every file on disk is in the manifest and has its size, and every
  *	   file of the manifest is on disk (backup_verify_files.c);
- *	4. every file's checksum (backup_verify_files.c);
+ *	4. every file's checksum (backup_verify_files.c; by background workers,
+ *	   verify_parallel.c, if tensafe_dr.verify_workers asks for them);
  *	5. every WAL segment the manifest's WAL ranges need is in the backup's
  *	   pg_wal or in tensafe_dr.wal_archive_dir (backup_verify_wal.c, by
  *	   wal_archive.c's rule).
@@ -284,6 +285,8 @@ details_json(DrVerifyState *vs, const DrManifestInfo *mi, const char *stop_sourc
 	appendStringInfo(&s, "], \"wal_segments_needed\": %lld, \"wal_segments_missing\": %lld, \"wal_checked\": %s, \"bytes_checksummed\": %lld",
 					 (long long) vs->wal_needed, (long long) vs->wal_missing,
 					 vs->wal_checked ? "true" : "false", (long long) vs->bytes_checksummed);
+	appendStringInfo(&s, ", \"workers\": %d, \"workers_requested\": %d",
+					 vs->workers_used, vs->workers_requested);
 	appendStringInfo(&s, ", \"problems\": %lld, \"problems_listed\": %d",
 					 (long long) vs->nproblems_total,
 					 (int) Min(vs->nproblems_total, DR_VERIFY_MAX_PROBLEMS));

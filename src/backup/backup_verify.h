@@ -9,9 +9,12 @@
  *	  backup_verify_files.c	the manifest's files: on disk, sizes, checksums
  *	  backup_verify_wal.c	pg_control, backup_label, the WAL segments the
  *							manifest needs, the stop time
+ *	  verify_parallel.c		the checksums computed by background workers
+ *							(tensafe_dr.verify_workers)
  *
  * Everything here runs in the verification's own memory context, in one
- * backend, with no lock held.
+ * backend, with no lock held; only dr_verify_checksum_file() also runs in
+ * the verification workers (verify_parallel.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -92,7 +95,47 @@ typedef struct DrVerifyState
 	int64		wal_needed;
 	int64		wal_missing;
 	bool		wal_checked;	/* false: the ranges did not match the backup */
+	int			workers_requested;	/* tensafe_dr.verify_workers, resolved */
+	int			workers_used;	/* workers that checksummed; 0 = serial */
 } DrVerifyState;
+
+/*
+ * What checksumming one file found (dr_verify_checksum_file()): plain
+ * values, so that a verification worker can hand it back through shared
+ * memory, and dr_verify_report_file() alone turns it into a problem.
+ */
+typedef enum DrFileVerdict
+{
+	DR_FILE_OK,
+	DR_FILE_BAD_CHECKSUM_LENGTH,	/* the manifest's checksum has the wrong length */
+	DR_FILE_OUTSIDE,			/* became a symbolic link */
+	DR_FILE_OPEN_FAILED,		/* err */
+	DR_FILE_NOT_REGULAR,
+	DR_FILE_READ_FAILED,		/* err */
+	DR_FILE_SIZE_CHANGED,		/* bytes_read differs from the manifest */
+	DR_FILE_MISMATCH
+} DrFileVerdict;
+
+typedef struct DrFileResult
+{
+	int32		verdict;		/* DrFileVerdict */
+	int32		err;			/* errno, for OPEN_FAILED and READ_FAILED */
+	uint64		bytes_read;
+} DrFileResult;
+
+/* One file to checksum: what the manifest says of it, and the result. */
+typedef struct DrVerifyItem
+{
+	const char *path;
+	uint64		size;
+	pg_checksum_type algorithm;
+	int			checksum_len;
+	const uint8 *checksum;
+	DrFileResult result;
+} DrVerifyItem;
+
+/* Called after each chunk read with the chunk's length. */
+typedef void (*DrVerifyAdvance) (void *arg, int64 bytes);
 
 /* backup_verify.c */
 extern void dr_verify_add_problem(DrVerifyState *vs, const char *file, const char *fmt,...) pg_attribute_printf(3, 4);
@@ -104,6 +147,14 @@ extern void dr_verify_files_begin(DrVerifyState *vs, DrManifestCallbacks *cb);
 extern void dr_verify_files(DrVerifyState *vs);
 extern int	dr_verify_follow_link(DrVerifyState *vs, int dirfd, const char *name,
 								  const char *rel, char **target_out);
+extern void dr_verify_checksum_file(int dirfd, List *links, DrVerifyItem *item,
+									char *buf, DrVerifyAdvance advance, void *arg);
+extern void dr_verify_report_file(DrVerifyState *vs, const DrVerifyItem *item);
+
+/* verify_parallel.c */
+extern int	dr_verify_workers_wanted(void);
+extern bool dr_verify_parallel(DrVerifyState *vs, DrVerifyItem *items, int nitems,
+							   int nworkers);
 
 /* backup_verify_wal.c */
 extern void dr_verify_read_control(DrVerifyState *vs);

@@ -10,7 +10,9 @@
  *	  file of the manifest is on disk (ignoring what pg_verifybackup
  *	  ignores: backup_manifest, postgresql.auto.conf, standby.signal,
  *	  recovery.signal, pg_wal/);
- *	- every file's checksum (CRC-32C or SHA-224/256/384/512).
+ *	- every file's checksum (CRC-32C or SHA-224/256/384/512), here or by
+ *	  the verification workers (verify_parallel.c), with the one per-file
+ *	  function dr_verify_checksum_file().
  * Each problem becomes one (file, problem) pair (dr_verify_add_problem()).
  *
  * Resources: directories and files are opened by backup_paths.c's walk
@@ -36,6 +38,7 @@
 #include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
+#include "utils/memutils.h"
 
 #include "backup_files.h"
 #include "backup_paths.h"
@@ -318,11 +321,12 @@ walk_fd(DrVerifyState *vs, int fd, const char *rel)
  * dr_backup_openat() says.
  */
 static int
-open_backup_file(DrVerifyState *vs, const char *rel, struct stat *st, DrOpenResult *res)
+open_backup_file(int dirfd, List *links, const char *rel, struct stat *st,
+				 DrOpenResult *res)
 {
 	ListCell   *lc;
 
-	foreach(lc, vs->links)
+	foreach(lc, links)
 	{
 		DrVerifyLink *l = lfirst(lc);
 		size_t		n = strlen(l->rel);
@@ -336,74 +340,142 @@ open_backup_file(DrVerifyState *vs, const char *rel, struct stat *st, DrOpenResu
 			return fd;
 		}
 	}
-	return dr_backup_openat(vs->dirfd, rel, st, res);
+	return dr_backup_openat(dirfd, rel, st, res);
 }
 
-/* Checksum one file against its entry; reports what is wrong. */
-static void
-checksum_file(DrVerifyState *vs, ManifestEntry *e, int64 files_done)
+/*
+ * dr_verify_checksum_file
+ *		Checksum one file of the backup against what the manifest says of it
+ *		(item), leaving what was found in item->result.  The file is opened
+ *		through backup_paths.c's walk from dirfd (or from a root, below one
+ *		of 'links'), read in DR_READ_CHUNK pieces into buf with
+ *		CHECK_FOR_INTERRUPTS() between them, and advance(arg, n) is called
+ *		after each.  The one per-file check of the verification: the serial
+ *		path (dr_verify_files()) and the workers (verify_parallel.c) both
+ *		call it, and dr_verify_report_file() turns its result into the
+ *		problem.  Raises an error only if the checksum code fails.
+ */
+void
+dr_verify_checksum_file(int dirfd, List *links, DrVerifyItem *item,
+						char *buf, DrVerifyAdvance advance, void *arg)
 {
+	DrFileResult *r = &item->result;
 	pg_checksum_context ctx;
 	uint8		digest[PG_CHECKSUM_MAX_LENGTH];
 	int			fd;
-	uint64		total = 0;
 	int			len;
-	int			expected = dr_checksum_length(e->algorithm);
 	struct stat st;
 	DrOpenResult res;
 
-	if (e->checksum_len != expected)
+	memset(r, 0, sizeof(*r));
+	if (item->checksum_len != dr_checksum_length(item->algorithm))
 	{
-		dr_verify_add_problem(vs, e->path, "manifest checksum has %d bytes, %s needs %d",
-							  e->checksum_len, pg_checksum_type_name(e->algorithm), expected);
+		r->verdict = DR_FILE_BAD_CHECKSUM_LENGTH;
 		return;
 	}
-	fd = open_backup_file(vs, e->path, &st, &res);
+	fd = open_backup_file(dirfd, links, item->path, &st, &res);
 	if (fd < 0)
 	{
-		if (res == DR_OPEN_OUTSIDE)
-			dr_verify_add_problem(vs, e->path, "became a symbolic link during verification (not read)");
-		else
-			dr_verify_add_problem(vs, e->path, "could not open: %m");
+		r->err = errno;
+		r->verdict = res == DR_OPEN_OUTSIDE ? DR_FILE_OUTSIDE : DR_FILE_OPEN_FAILED;
 		return;
 	}
 	if (!S_ISREG(st.st_mode))
 	{
 		dr_backup_close(fd);
-		dr_verify_add_problem(vs, e->path, "not a regular file");
+		r->verdict = DR_FILE_NOT_REGULAR;
 		return;
 	}
-	if (pg_checksum_init(&ctx, e->algorithm) < 0)
-		elog(ERROR, "could not initialize checksum of file \"%s\"", e->path);
+	if (pg_checksum_init(&ctx, item->algorithm) < 0)
+		elog(ERROR, "could not initialize checksum of file \"%s\"", item->path);
 	for (;;)
 	{
 		ssize_t		n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = read(fd, vs->buf, DR_READ_CHUNK);
+		n = read(fd, buf, DR_READ_CHUNK);
 		if (n < 0)
 		{
-			dr_verify_add_problem(vs, e->path, "could not read: %m");
+			r->err = errno;
+			r->verdict = DR_FILE_READ_FAILED;
 			dr_backup_close(fd);
 			return;
 		}
 		if (n == 0)
 			break;
-		if (pg_checksum_update(&ctx, (uint8 *) vs->buf, n) < 0)
-			elog(ERROR, "could not update checksum of file \"%s\"", e->path);
-		total += n;
-		vs->bytes_checksummed += n;
-		dr_progress_advance(vs->progress_slot, files_done, vs->bytes_checksummed);
+		if (pg_checksum_update(&ctx, (uint8 *) buf, n) < 0)
+			elog(ERROR, "could not update checksum of file \"%s\"", item->path);
+		r->bytes_read += n;
+		advance(arg, n);
 	}
 	dr_backup_close(fd);
 	len = pg_checksum_final(&ctx, digest);
 	if (len < 0)
-		elog(ERROR, "could not finalize checksum of file \"%s\"", e->path);
-	if (total != e->size)
-		dr_verify_add_problem(vs, e->path, "read %llu bytes, manifest says %llu (changed during verification?)",
-							  (unsigned long long) total, (unsigned long long) e->size);
-	else if (len != e->checksum_len || memcmp(digest, e->checksum, len) != 0)
-		dr_verify_add_problem(vs, e->path, "checksum mismatch");
+		elog(ERROR, "could not finalize checksum of file \"%s\"", item->path);
+	if (r->bytes_read != item->size)
+		r->verdict = DR_FILE_SIZE_CHANGED;
+	else if (len != item->checksum_len || memcmp(digest, item->checksum, len) != 0)
+		r->verdict = DR_FILE_MISMATCH;
+	else
+		r->verdict = DR_FILE_OK;
+}
+
+/*
+ * dr_verify_report_file
+ *		The problem (if any) dr_verify_checksum_file() found in a file.
+ */
+void
+dr_verify_report_file(DrVerifyState *vs, const DrVerifyItem *item)
+{
+	const DrFileResult *r = &item->result;
+
+	switch ((DrFileVerdict) r->verdict)
+	{
+		case DR_FILE_OK:
+			break;
+		case DR_FILE_BAD_CHECKSUM_LENGTH:
+			dr_verify_add_problem(vs, item->path, "manifest checksum has %d bytes, %s needs %d",
+								  item->checksum_len, pg_checksum_type_name(item->algorithm),
+								  dr_checksum_length(item->algorithm));
+			break;
+		case DR_FILE_OUTSIDE:
+			dr_verify_add_problem(vs, item->path, "became a symbolic link during verification (not read)");
+			break;
+		case DR_FILE_OPEN_FAILED:
+			errno = r->err;
+			dr_verify_add_problem(vs, item->path, "could not open: %m");
+			break;
+		case DR_FILE_NOT_REGULAR:
+			dr_verify_add_problem(vs, item->path, "not a regular file");
+			break;
+		case DR_FILE_READ_FAILED:
+			errno = r->err;
+			dr_verify_add_problem(vs, item->path, "could not read: %m");
+			break;
+		case DR_FILE_SIZE_CHANGED:
+			dr_verify_add_problem(vs, item->path, "read %llu bytes, manifest says %llu (changed during verification?)",
+								  (unsigned long long) r->bytes_read, (unsigned long long) item->size);
+			break;
+		case DR_FILE_MISMATCH:
+			dr_verify_add_problem(vs, item->path, "checksum mismatch");
+			break;
+	}
+}
+
+/* The serial path's progress: bytes and files so far, to the slot. */
+typedef struct SerialProgress
+{
+	DrVerifyState *vs;
+	int64		files_done;
+} SerialProgress;
+
+static void
+serial_advance(void *arg, int64 bytes)
+{
+	SerialProgress *sp = arg;
+
+	sp->vs->bytes_checksummed += bytes;
+	dr_progress_advance(sp->vs->progress_slot, sp->files_done, sp->vs->bytes_checksummed);
 }
 
 /*
@@ -411,16 +483,22 @@ checksum_file(DrVerifyState *vs, ManifestEntry *e, int64 files_done)
  *		Once the manifest has parsed: walk the backup directory against the
  *		manifest's files (progress phase "checking files"), report the
  *		files missing from disk, then checksum every file that is there
- *		with its size (phase "checksumming files"; vs->bytes_checksummed).
+ *		with its size (phase "checksumming files"; vs->bytes_checksummed):
+ *		by tensafe_dr.verify_workers background workers (verify_parallel.c)
+ *		if more than one is wanted, there are at least two files, and a
+ *		worker could start; else in this backend.  Either way the problems
+ *		are reported afterwards in the table's order, so that serial and
+ *		parallel verifications list the same rows.
  */
 void
 dr_verify_files(DrVerifyState *vs)
 {
 	ManifestEntry *e;
 	mfhash_iterator it;
-	int64		files_total = 0,
-				bytes_total = 0,
-				files_done = 0;
+	int64		bytes_total = 0;
+	DrVerifyItem *items;
+	int			nitems = 0;
+	int			i;
 
 	dr_progress_phase(vs->progress_slot, "checking files", vs->nfiles, 0);
 	{
@@ -433,6 +511,9 @@ dr_verify_files(DrVerifyState *vs)
 		else
 			walk_fd(vs, top, "");
 	}
+	/* ~56 bytes a file: past MaxAllocSize only near 19 million files */
+	items = MemoryContextAllocHuge(CurrentMemoryContext,
+								   sizeof(DrVerifyItem) * (Size) Max(vs->nfiles, 1));
 	mfhash_start_iterate(vs->files, &it);
 	while ((e = mfhash_iterate(vs->files, &it)) != NULL)
 	{
@@ -443,19 +524,35 @@ dr_verify_files(DrVerifyState *vs)
 		}
 		else if (e->matched && !e->bad && e->algorithm != CHECKSUM_TYPE_NONE)
 		{
-			files_total++;
+			DrVerifyItem *item = &items[nitems++];
+
+			item->path = e->path;
+			item->size = e->size;
+			item->algorithm = e->algorithm;
+			item->checksum_len = e->checksum_len;
+			item->checksum = e->checksum;
+			memset(&item->result, 0, sizeof(item->result));
 			bytes_total += e->size;
 		}
 	}
 
-	dr_progress_phase(vs->progress_slot, "checksumming files", files_total, bytes_total);
-	mfhash_start_iterate(vs->files, &it);
-	while ((e = mfhash_iterate(vs->files, &it)) != NULL)
+	dr_progress_phase(vs->progress_slot, "checksumming files", nitems, bytes_total);
+	vs->workers_requested = dr_verify_workers_wanted();
+	vs->workers_used = 0;
+	if (vs->workers_requested <= 1 || nitems < 2 ||
+		!dr_verify_parallel(vs, items, nitems, Min(vs->workers_requested, nitems)))
 	{
-		if (!e->matched || e->bad || e->algorithm == CHECKSUM_TYPE_NONE)
-			continue;
-		checksum_file(vs, e, files_done);
-		files_done++;
-		dr_progress_advance(vs->progress_slot, files_done, vs->bytes_checksummed);
+		SerialProgress sp = {vs, 0};
+
+		for (i = 0; i < nitems; i++)
+		{
+			dr_verify_checksum_file(vs->dirfd, vs->links, &items[i], vs->buf,
+									serial_advance, &sp);
+			sp.files_done++;
+			dr_progress_advance(vs->progress_slot, sp.files_done, vs->bytes_checksummed);
+		}
 	}
+	for (i = 0; i < nitems; i++)
+		dr_verify_report_file(vs, &items[i]);
+	pfree(items);
 }

@@ -54,6 +54,7 @@ int			dr_slot_wal_warning_mb = 1024;
 int			dr_due_check_interval_s = 300;
 int			dr_event_retention_s = 0;
 int			dr_outbox_retention_s = 0;
+int			dr_verify_workers = -1;
 
 static bool dr_gucs_defined = false;
 
@@ -266,6 +267,11 @@ dr_define_gucs(void)
 							"How often the primary's worker looks for overdue drills and post-mortems due, recording DRILL_OVERDUE and POSTMORTEM_DUE once per occurrence; 0 turns the check off.",
 							NULL, &dr_due_check_interval_s, 300, 0, 24 * 3600,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("tensafe_dr.verify_workers",
+							"Background workers dr_verify_backup() checksums files with: -1 is one per CPU core; 0 or 1 checksums in the calling backend.",
+							"Each worker takes a max_worker_processes slot while it runs; with none free the verification runs serially.",
+							&dr_verify_workers, -1, -1, 64,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 
 	dr_define_backup_gucs();	/* backup_paths.c */
 	dr_define_dump_gucs();		/* dump_archive.c */

@@ -32,6 +32,7 @@ extern int	dr_slot_wal_warning_mb;
 extern int	dr_due_check_interval_s;
 extern int	dr_event_retention_s;
 extern int	dr_outbox_retention_s;
+extern int	dr_verify_workers;	/* -1: one per core (verify_parallel.c) */
 
 extern void dr_define_gucs(void);
 extern const char *dr_effective_node_name(void);
