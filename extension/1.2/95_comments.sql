@@ -80,7 +80,7 @@ COMMENT ON FUNCTION dr_outbox_result(bigint, boolean, boolean, integer, text) IS
 COMMENT ON FUNCTION dr_journal_deliveries() IS
 'Internal (notifier, standby): the deliveries of this node''s journalled events, keyed as the primary will key them after the flush, not yet delivered here.';
 COMMENT ON FUNCTION dr_notify_housekeeping() IS
-'Internal (notifier, primary): INCIDENT_UPDATE events every incident_update_interval for open incidents, and ESCALATED events along dr_escalation_policy; returns the events recorded.';
+'Internal (notifier): INCIDENT_UPDATE events every incident_update_interval for open incidents, and ESCALATED events along dr_escalation_policy; returns the events recorded. On a node that cannot write (standby, fenced) they are journalled, also for the declarations pending in its journal (82_notify_standby.sql).';
 COMMENT ON FUNCTION dr_webhook_check(text, text, text[]) IS
 'Internal: validate a channel name, webhook URL (http or https with a host, no control characters, at most 2048 bytes) and event type list; 22023 naming what is wrong.';
 COMMENT ON FUNCTION dr_webhook_require(text) IS
