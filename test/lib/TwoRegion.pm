@@ -79,20 +79,23 @@ sub stop
 	waitpid($pid, 0);
 }
 
-# The link: 127.0.0.1:link_port -> region A's current leader.
+# A link: 127.0.0.1:<port> -> 127.0.0.1:$target_port, under $key ('link',
+# region B -> region A, by default); returns its port, kept across restarts.
 sub start_link
 {
-	my ($self, $target_port) = @_;
-	$self->{link_port} //= PostgreSQL::Test::Cluster::get_free_port();
-	$self->spawn('link', "$self->{dir}/link.log", 'python3', "$ENV{TESTDIR}/test/lib/tcp_proxy.py",
-		$self->{link_port}, $target_port);
+	my ($self, $target_port, $key) = @_;
+	$key //= 'link';
+	my $port = $self->{link_ports}{$key} //= PostgreSQL::Test::Cluster::get_free_port();
+	$self->{link_port} = $port if $key eq 'link';
+	$self->spawn($key, "$self->{dir}/$key.log", 'python3', "$ENV{TESTDIR}/test/lib/tcp_proxy.py",
+		$port, $target_port);
 	my $deadline = time + 15;
 	while (time < $deadline)
 	{
-		return if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{link_port}, Proto => 'tcp');
+		return $port if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp');
 		usleep(50_000);
 	}
-	die 'link did not start';
+	die "$key did not start";
 }
 
 # Cut the link in one step; returns the time of the cut.
@@ -127,31 +130,51 @@ sub start_region_a
 	return $a;
 }
 
+# A standby cluster of two nodes ($n1 standby leader streaming from
+# 127.0.0.1:$upstream_port, $n2 cascading from $n1), with its own etcd.
+sub start_standby_region
+{
+	my ($self, $subdir, $scope, $region, $upstream_port, $n1, $n2) = @_;
+	my $c = PatroniCluster->new(dir => "$self->{dir}/$subdir", scripts => $self->{scripts},
+		scope => $scope, params => $self->region_params($region),
+		pre_promote => $self->{pre_promote},
+		standby_cluster => { host => '127.0.0.1', port => $upstream_port });
+	push @{ $self->{extra} }, $c;
+	$c->start_etcd;
+	$c->add_node($n1);
+	$c->wait_for(sub { $c->rest($n1, '/standby-leader')->{status} == 200 }, 120, "$n1 standby leader");
+	$c->add_node($n2);
+	$c->wait_for(sub { $c->is_replica($n2) && upstream_port($c, $n2) == $c->{nodes}{$n1}{port} },
+		120, "$n2 replica streaming from $n1");
+	return $c;
+}
+
 # Region B: a standby cluster of A, through the link: b1 standby leader, b2
 # cascading from b1.
 sub start_region_b
 {
 	my ($self) = @_;
 	$self->start_link($self->{a}{nodes}{a1}{port}) unless $self->{pids}{link};
-	my $b = $self->{b} = PatroniCluster->new(dir => "$self->{dir}/b", scripts => $self->{scripts},
-		scope => 'regionb', params => $self->region_params('us-west-2'),
-		pre_promote => $self->{pre_promote},
-		standby_cluster => { host => '127.0.0.1', port => $self->{link_port} });
-	$b->start_etcd;
-	$b->add_node('b1');
-	$b->wait_for(sub { $b->rest('b1', '/standby-leader')->{status} == 200 }, 120, 'b1 standby leader');
-	$b->add_node('b2');
-	$b->wait_for(sub { $b->is_replica('b2') && $self->upstream_port('b2') == $b->{nodes}{b1}{port} },
-		120, 'b2 replica streaming from b1');
-	return $b;
+	return $self->{b} = $self->start_standby_region('b', 'regionb', 'us-west-2', $self->{link_port}, 'b1', 'b2');
 }
 
-# The port a region-B node's WAL receiver streams from (0: not streaming).
+# Failback, 3.2 step 1 by re-cloning: region A rebuilt (new etcd, new data
+# directories) as a standby cluster of region B's leader $leader, through a
+# link of its own ('link_ba').
+sub rebuild_region_a
+{
+	my ($self, $leader) = @_;
+	my $port = $self->start_link($self->{b}{nodes}{$leader}{port}, 'link_ba');
+	return $self->{a_back} = $self->start_standby_region('a_back', 'regiona', 'us-east-1', $port, 'a1', 'a2');
+}
+
+# The port a node's WAL receiver streams from (0: not streaming).
+# upstream_port($cluster, $name), or as a method for region B's nodes.
 sub upstream_port
 {
-	my ($self, $name) = @_;
-	my $b = $self->{b};
-	return $b->sql($name, "SELECT coalesce((SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'), 0)") + 0;
+	my ($c, $name) = @_;
+	$c = $c->{b} if ref($c) eq __PACKAGE__;
+	return $c->sql($name, "SELECT coalesce((SELECT sender_port FROM pg_stat_wal_receiver WHERE status = 'streaming'), 0)") + 0;
 }
 
 # The writer: commits numbered rows, one per transaction, about every 10 ms,
@@ -159,7 +182,9 @@ sub upstream_port
 # each commit is acknowledged.  It ends by itself when its connection dies.
 sub start_writer
 {
-	my ($self, $port, $ackfile) = @_;
+	my ($self, $port, $ackfile, $first, $key) = @_;
+	$first //= 1;
+	$key //= 'writer';
 	my $pid = fork();
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
@@ -172,14 +197,14 @@ sub start_writer
 		open my $psql, '|-', "$PatroniCluster::bindir/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
 			'-h', '127.0.0.1', '-p', $port, '-U', 'postgres', '-d', 'postgres' or POSIX::_exit(1);
 		select((select($psql), $| = 1)[0]);
-		for (my $i = 1;; $i++)
+		for (my $i = $first;; $i++)
 		{
 			print $psql "INSERT INTO drill_rows VALUES ($i, clock_timestamp()) RETURNING id, extract(epoch FROM at);\n"
 			  or POSIX::_exit(0);
 			usleep(10_000);
 		}
 	}
-	$self->{pids}{writer} = $pid;
+	$self->{pids}{$key} = $pid;
 	return $pid;
 }
 
@@ -197,7 +222,7 @@ sub stop_all
 {
 	my ($self) = @_;
 	$self->stop($_) for keys %{ $self->{pids} };
-	$_->stop_all for grep { defined } $self->{b}, $self->{a};
+	$_->stop_all for grep { defined } @{ $self->{extra} // [] }, $self->{b}, $self->{a};
 }
 
 END
