@@ -94,3 +94,68 @@ BEGIN
     RETURN n;
 END
 $fn$;
+
+-------------------------------------------------------------------------------
+-- Notification bodies: {{start_time}} and {{duration}} from the incident's
+-- real start (72_incident_start.sql), also for a declaration still in a
+-- journal (its details.started_at), so the 5.1 notice sent from the DR side
+-- says when the outage began.
+-------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION dr_notification_body(ev jsonb, channel text, key text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    inc @extschema@.dr_incidents;
+    tpl @extschema@.dr_notification_templates;
+    ctx jsonb;
+    status text;
+    at timestamptz := (ev->>'occurred_at')::timestamptz;
+    started timestamptz;
+BEGIN
+    SELECT * INTO inc FROM @extschema@.dr_incidents WHERE id = (ev->>'incident_id')::bigint;
+    -- when the incident started: its started_at, or, for a declaration still
+    -- in a journal (no incident yet), the start the declaration carries
+    started := inc.started_at;
+    IF started IS NULL AND inc.id IS NULL AND ev->>'event_type' = 'DR_INITIATED' THEN
+        BEGIN
+            started := (ev->'details'->>'started_at')::timestamptz;
+        EXCEPTION WHEN data_exception THEN
+            started := NULL;
+        END;
+    END IF;
+    started := coalesce(started, inc.declared_at);
+    SELECT * INTO tpl FROM @extschema@.dr_notification_templates t
+     WHERE t.event_type IN (ev->>'event_type', '*') ORDER BY t.event_type = '*' LIMIT 1;
+    status := CASE ev->>'event_type'
+                WHEN 'DR_INITIATED' THEN 'Investigating'
+                WHEN 'PROMOTED' THEN 'Failover in Progress'
+                WHEN 'PROMOTION_DETECTED' THEN 'Failover in Progress'
+                WHEN 'DR_COMPLETE' THEN 'Operational'
+                WHEN 'INCIDENT_UPDATE' THEN 'Investigating'
+                ELSE coalesce(ev->>'event_type', '') END;
+    ctx := jsonb_build_object(
+        'event_type', ev->>'event_type', 'node', ev->>'node_name', 'region', coalesce(ev->>'region', 'unknown region'),
+        'status', status, 'level', coalesce(ev->>'level', inc.level::text),
+        'impact', coalesce(inc.summary, ev->'details'->>'summary', ev->>'event_type'),
+        'summary', inc.summary, 'incident', inc.id,
+        'start_time', to_char(coalesce(started, at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+        'resolution_time', to_char(coalesce(inc.resolved_at, at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+        'duration', CASE WHEN inc.id IS NULL THEN NULL
+                         ELSE justify_interval(date_trunc('second', coalesce(inc.resolved_at, at) - started))::text END,
+        'occurred_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"'),
+        'details', (ev->'details')::text,
+        'escalation_level', ev->'details'->>'to_level');
+    RETURN jsonb_build_object(
+        'idempotency_key', key,
+        'channel', channel,
+        'event', jsonb_build_object('id', ev->'id', 'type', ev->>'event_type', 'occurred_at', ev->>'occurred_at',
+                                    'level', ev->'level', 'actor', ev->>'actor', 'successful', ev->'successful',
+                                    'details', ev->'details'),
+        'incident', CASE WHEN inc.id IS NULL THEN NULL ELSE to_jsonb(inc) END,
+        'node', ev->>'node_name', 'region', ev->>'region',
+        'subject', @extschema@.dr_render(tpl.subject, ctx),
+        'text', @extschema@.dr_render(tpl.body, ctx));
+END
+$fn$;

@@ -13,6 +13,7 @@ use warnings;
 
 use IO::Socket::INET;
 use JSON::PP;
+use POSIX ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -138,6 +139,9 @@ ok(abs($declared_start - $contact{b1}) < 0.001,
 my $from_b = sub { my ($r) = @_; my $b = decode_json($r->{body}); return ($b->{node} // '') eq 'b1' };
 $B->wait_for(sub { grep { $from_b->($_) } received_for('DR_INITIATED') }, 30, 'DR_INITIATED delivered from b1');
 pass('DR_INITIATED delivered from b1 (standby leader) with no writable node');
+my ($init) = grep { $from_b->($_) } received_for('DR_INITIATED');
+my $start_txt = POSIX::strftime('%Y-%m-%d %H:%M:%S UTC', gmtime(int($declared_start)));
+like(decode_json($init->{body})->{text}, qr/Start Time: \Q$start_txt\E/, "the 5.1 notice gives the outage start ($start_txt), not the declaration");
 $B->wait_for(sub { (grep { $from_b->($_) } received_for('INCIDENT_UPDATE')) >= 2 }, 40, 'two updates from b1');
 my @upd = grep { $from_b->($_) } received_for('INCIDENT_UPDATE');
 my $gap = $upd[1]{t} - $upd[0]{t};
