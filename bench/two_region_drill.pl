@@ -60,9 +60,11 @@ for my $round (1 .. $rounds)
 			$B->wait_for(sub { $B->sql($n, "SELECT count(*) FROM dr_events WHERE event_type = 'RPO_BREACH' AND occurred_at > to_timestamp($cut)") >= 1 }, 60, "$n breach");
 			$r{"breach_$n"} = $B->sql($n, "SELECT extract(epoch FROM min(occurred_at)) - $cut FROM dr_events WHERE event_type = 'RPO_BREACH' AND occurred_at > to_timestamp($cut)");
 		}
+		my $t_patch = time;
 		$B->patch_config('b1', { standby_cluster => undef });
 		$B->wait_for(sub { $B->is_leader('b1') && $B->sql('b1', 'SELECT NOT pg_is_in_recovery()') eq 't' }, 120, 'b1 writable');
 		$r{writable} = time - $cut;
+		$r{promote} = time - $t_patch;
 		$B->wait_for(sub { $B->sql('b1', 'SELECT pending_events FROM dr_status()') == 0 }, 60, 'b1 flushed');
 		$r{estimate} = $B->sql('b1', q{SELECT details->>'loss_s' FROM dr_event_log WHERE event_type = 'PROMOTE_CHECK' AND (details->>'promotable')::boolean ORDER BY id DESC LIMIT 1}) if $gate;
 		my %have = map { $_ => 1 } split /\n/, $B->sql('b1', 'SELECT id FROM drill_rows');
@@ -86,17 +88,18 @@ for my $round (1 .. $rounds)
 	} or diag("round $round failed: $@");
 	$tr->stop_all;
 	ok(defined $r{failback}, "round $round (" . ($gate ? 'gate' : 'no gate') . ') complete');
-	diag(sprintf('round %d %-7s breach b1 %.2f s b2 %.2f s | writable %.1f s | lost %s rows / %.3f s, estimate %s s | failback %.1f s (fence->A writable %.1f s) | RTO/1h %.4f',
-		$round, $gate ? 'gate' : 'no-gate', map({ $_ // -1 } @r{qw(breach_b1 breach_b2 writable)}), $r{lost_rows} // '-', $r{lost_s} // -1,
+	diag(sprintf('round %d %-7s breach b1 %.2f s b2 %.2f s | writable %.1f s (config change -> writable %.1f s) | lost %s rows / %.3f s, estimate %s s | failback %.1f s (fence->A writable %.1f s) | RTO/1h %.4f',
+		$round, $gate ? 'gate' : 'no-gate', map({ $_ // -1 } @r{qw(breach_b1 breach_b2 writable promote)}), $r{lost_rows} // '-', $r{lost_s} // -1,
 		$r{estimate} // '-', $r{failback} // -1, $r{fence_to_writable} // -1, ($r{writable} // 0) / 3600));
 	push @rows, \%r;
 }
 
 my @g = grep { $_->{gate} } @rows;
 my @n = grep { !$_->{gate} } @rows;
-diag(sprintf('MEDIANS cut->breach b1 %.2f s, b2 %.2f s; cut->writable gate %.1f s, no gate %s s; failback %.1f s; RTO/1h (gate) %.4f',
+diag(sprintf('MEDIANS cut->breach b1 %.2f s, b2 %.2f s; cut->writable gate %.1f s, no gate %s s; config change->writable gate %.1f s, no gate %s s; failback %.1f s; RTO/1h (gate) %.4f',
 	median(map { $_->{breach_b1} } @rows), median(map { $_->{breach_b2} } @rows),
 	median(map { $_->{writable} } @g) // -1, median(map { $_->{writable} } @n) // '-',
+	median(map { $_->{promote} } @g) // -1, median(map { $_->{promote} } @n) // '-',
 	median(map { $_->{failback} } @rows) // -1, (median(map { $_->{writable} } @g) // 0) / 3600));
 my @bad = grep { defined $_->{estimate} && $_->{estimate} < $_->{lost_s} } @g;
 is(scalar(@bad), 0, 'gate estimate never below the measured loss');

@@ -52,7 +52,8 @@ sub new
 # Exit (running every END block: both regions are stopped) on Ctrl-C.
 sub install_signal_handlers
 {
-	$SIG{INT} = $SIG{TERM} = $SIG{HUP} = sub { print STDERR "interrupted: cleaning up\n"; exit 130; };
+	# PIPE: prove (reading our output) gone; dying of it would skip END
+	$SIG{INT} = $SIG{TERM} = $SIG{HUP} = $SIG{PIPE} = sub { print STDERR "interrupted: cleaning up\n"; exit 130; };
 }
 
 sub spawn
