@@ -115,8 +115,9 @@ for my $n (qw(b1 b2))
 		sprintf('%s: breach %.3f s after contact age passed rpo_max (one sample: %d s)', $n, $late, $sample));
 	# the newest heartbeat before the cut (one a second), dated when the
 	# worker's look at the WAL found it: up to one look (DR_CONTACT_SCAN_MS,
-	# 200 ms, contact.c) after it arrived, so possibly just after the cut
-	ok($c <= $cut + 0.25 && $c >= $cut - 2.5,
+	# 200 ms, contact.c; later on a loaded machine) after it arrived, so
+	# possibly just after the cut
+	ok($c <= $cut + 0.5 && $c >= $cut - 2.5,
 		sprintf('%s: last_primary_contact %.3f s before the cut (heartbeat 1 s, dated within one 200 ms look)', $n, $cut - $c));
 	is($B->sql($n, 'SELECT rpo_state FROM dr_status()'), 'breach', "$n: rpo_state breach");
 }
