@@ -96,10 +96,10 @@ for my $round (1 .. $rounds)
 
 my @g = grep { $_->{gate} } @rows;
 my @n = grep { !$_->{gate} } @rows;
-diag(sprintf('MEDIANS cut->breach b1 %.2f s, b2 %.2f s; cut->writable gate %.1f s, no gate %s s; config change->writable gate %.1f s, no gate %s s; failback %.1f s; RTO/1h (gate) %.4f',
+diag(sprintf('MEDIANS cut->breach b1 %.2f s, b2 %.2f s; cut->writable gate %.1f s, no gate %.1f s; config change->writable gate %.1f s, no gate %.1f s; failback %.1f s; RTO/1h (gate) %.4f',
 	median(map { $_->{breach_b1} } @rows), median(map { $_->{breach_b2} } @rows),
-	median(map { $_->{writable} } @g) // -1, median(map { $_->{writable} } @n) // '-',
-	median(map { $_->{promote} } @g) // -1, median(map { $_->{promote} } @n) // '-',
+	median(map { $_->{writable} } @g) // -1, median(map { $_->{writable} } @n) // -1,
+	median(map { $_->{promote} } @g) // -1, median(map { $_->{promote} } @n) // -1,
 	median(map { $_->{failback} } @rows) // -1, (median(map { $_->{writable} } @g) // 0) / 3600));
 my @bad = grep { defined $_->{estimate} && $_->{estimate} < $_->{lost_s} } @g;
 is(scalar(@bad), 0, 'gate estimate never below the measured loss');
