@@ -169,13 +169,15 @@ my $writable = time;
 note(sprintf('region B writable %.1f s after the cut (%.1f s after the config change)', $writable - $cut, $writable - $t_promote));
 pass(sprintf('region B writable %.1f s after the cut', $writable - $cut));
 $B->wait_for(sub { $B->sql('b1', 'SELECT pending_events FROM dr_status()') == 0 }, 60, 'b1 journal flushed');
+# the worker records PROMOTION_DETECTED at its first sample as a primary,
+# which may come after the flush
+my $detected = "SELECT count(*) FROM dr_events WHERE event_type = 'PROMOTION_DETECTED' AND occurred_at > to_timestamp($t_promote)";
+$B->wait_for(sub { $B->sql('b1', $detected) >= 1 }, 30, 'PROMOTION_DETECTED on b1');
 
 my $check = $B->sql('b1', q{SELECT (details->>'promotable') || '|' || (details->>'loss_s') || '|' || (details->>'reason')
 	FROM dr_events WHERE event_type = 'PROMOTE_CHECK' AND NOT pending ORDER BY occurred_at DESC LIMIT 1});
 my ($promotable, $estimate, $reason) = split /\|/, $check // '';
 is($promotable, 'true', "the gate ran on b1 and recorded its verdict: $reason");
-is($B->sql('b1', "SELECT count(*) FROM dr_events WHERE event_type = 'PROMOTION_DETECTED' AND occurred_at > to_timestamp($t_promote)"), 1,
-	'PROMOTION_DETECTED recorded once on b1');
 my $dup = 0;
 for my $p (@pending)
 {
@@ -195,6 +197,7 @@ ok(abs($B->sql('b1', "SELECT extract(epoch FROM started_at) FROM dr_incidents WH
 $B->wait_for(sub { grep { $from_b->($_) } received_for('PROMOTION_DETECTED') }, 30, 'DR ACTIVATED notice');
 my ($act) = grep { $from_b->($_) } received_for('PROMOTION_DETECTED');
 like(decode_json($act->{body})->{subject}, qr/^\[DR ACTIVATED\] TenSafe Failover to DR Region/, 'runbook 5.2 DR ACTIVATED notice sent on promotion');
+is($B->sql('b1', $detected), 1, 'PROMOTION_DETECTED recorded once on b1');
 # b1 housekeeps as a primary now: an update after promotion, and nothing
 # sent twice (the flushed updates and escalation were delivered from b1)
 my $t_flushed = time;
