@@ -159,3 +159,25 @@ BEGIN
         'text', @extschema@.dr_render(tpl.body, ctx));
 END
 $fn$;
+
+-------------------------------------------------------------------------------
+-- Idempotency keys across a split (issue 15).  An event of the table was
+-- keyed by system identifier and row id.  After a regional failover both
+-- sides share the system identifier, and their dr_event_log_id_seq can hand
+-- out the same ids: the old primary, cut off, took ids whose sequence WAL
+-- never reached the DR side, which then took them again after its
+-- promotion (032_two_region saw the old primary's OPS_NOTE_AFTER_SPLIT and
+-- the new primary's patroni.on_role_change both sent as ...-e1-ok: a
+-- receiver that honours the key would have dropped the second).  A
+-- promotion always moves to a new timeline, so the timeline goes into the
+-- key.  Keys of journalled events (their journal origin) are unchanged.
+-------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION dr_delivery_key(ev jsonb, channel text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE WHEN ev->>'origin_journal' IS NOT NULL
+                THEN format('tdr-%s-%s-%s-%s', ev->>'system_identifier', ev->>'origin_journal', ev->>'origin_seq', channel)
+                ELSE format('tdr-%s-t%s-e%s-%s', ev->>'system_identifier', coalesce(ev->>'timeline', '0'), ev->>'id', channel) END
+$fn$;

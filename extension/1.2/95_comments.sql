@@ -64,7 +64,7 @@ COMMENT ON FUNCTION dr_render(text, jsonb) IS
 COMMENT ON FUNCTION dr_notification_body(jsonb, text, text) IS
 'Internal: the JSON body posted for an event (from the table or the journal) on a channel under an idempotency key, subject and text rendered from its template.';
 COMMENT ON FUNCTION dr_delivery_key(jsonb, text) IS
-'Internal: the idempotency key of an event on a channel: from the journal origin when the event came through a journal (the key a standby delivered it under), else from the row id.';
+'Internal: the idempotency key of an event on a channel: from the journal origin when the event came through a journal (the key a standby delivered it under), else from the row id and (1.2) the timeline: the two sides of a split can reuse row ids (82_notify_standby.sql).';
 COMMENT ON FUNCTION dr_channels_for(jsonb) IS
 'Internal: the enabled webhook channels an event goes to (its event type in their list, or all events; ESCALATED only to the channel it names).';
 COMMENT ON FUNCTION dr_enqueue_notifications() IS
