@@ -59,6 +59,8 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('table dr_incidents',                                      'dr_monitor', 'none'),
 ('sequence dr_incidents_id_seq',                            'dr_monitor', 'none'),
 ('function dr_declare(integer,text)',                       'dr_operator', 'none'),
+('function dr_declare(integer,text,timestamp with time zone)', 'dr_operator', 'none'),
+('function dr_declare_internal(integer,text,timestamp with time zone)', 'none', 'none'),
 ('function dr_require_incident(bigint)',                    'none',       'none'),
 ('function dr_acknowledge(bigint,text)',                    'dr_operator', 'none'),
 ('function dr_objective(text)',                             'none',       'none'),

@@ -329,11 +329,14 @@ BEGIN
                         reason := 'sequence reused with a different payload';
                     END IF;
                 ELSIF f.event_type = 'DR_INITIATED' THEN
-                    -- declared on a node that could not write: the incident starts now
-                    INSERT INTO @extschema@.dr_incidents (level, summary, declared_by, declared_at, node_name, region)
+                    -- declared on a node that could not write: declared when journalled,
+                    -- started when it said (72_incident_start.sql; never after its declaration)
+                    INSERT INTO @extschema@.dr_incidents (level, summary, declared_by, declared_at, node_name, region,
+                                                          started_at)
                     VALUES (coalesce(f.level, (f.details->>'level')::integer, 3),
                             coalesce(f.details->>'summary', 'declared while read-only'),
-                            coalesce(f.actor, 'unknown'), f.occurred_at, f.node_name, f.region)
+                            coalesce(f.actor, 'unknown'), f.occurred_at, f.node_name, f.region,
+                            least((f.details->>'started_at')::timestamptz, f.occurred_at))
                     RETURNING id INTO inc;
                     UPDATE @extschema@.dr_event_log SET incident_id = inc WHERE id = new_id;
                 END IF;
@@ -445,7 +448,8 @@ BEGIN
                   DETAIL = format('It was resolved at %s with an RTO of %s.', r.resolved_at, r.rto);
     END IF;
     incident_id := incident;
-    rto := at - r.declared_at;
+    -- from the incident's real start (1.2, 72_incident_start.sql)
+    rto := at - coalesce(r.started_at, r.declared_at);
     rto_state := CASE WHEN rto <= target THEN 'met'
                       WHEN rto <= maximum THEN 'target_missed'
                       ELSE 'breach' END;

@@ -64,7 +64,7 @@ COMMENT ON FUNCTION dr_render(text, jsonb) IS
 COMMENT ON FUNCTION dr_notification_body(jsonb, text, text) IS
 'Internal: the JSON body posted for an event (from the table or the journal) on a channel under an idempotency key, subject and text rendered from its template.';
 COMMENT ON FUNCTION dr_delivery_key(jsonb, text) IS
-'Internal: the idempotency key of an event on a channel: from the journal origin when the event came through a journal (the key a standby delivered it under), else from the row id.';
+'Internal: the idempotency key of an event on a channel: from the journal origin when the event came through a journal (the key a standby delivered it under), else from the row id and (1.2) the timeline: the two sides of a split can reuse row ids (82_notify_standby.sql).';
 COMMENT ON FUNCTION dr_channels_for(jsonb) IS
 'Internal: the enabled webhook channels an event goes to (its event type in their list, or all events; ESCALATED only to the channel it names).';
 COMMENT ON FUNCTION dr_enqueue_notifications() IS
@@ -80,7 +80,7 @@ COMMENT ON FUNCTION dr_outbox_result(bigint, boolean, boolean, integer, text) IS
 COMMENT ON FUNCTION dr_journal_deliveries() IS
 'Internal (notifier, standby): the deliveries of this node''s journalled events, keyed as the primary will key them after the flush, not yet delivered here.';
 COMMENT ON FUNCTION dr_notify_housekeeping() IS
-'Internal (notifier, primary): INCIDENT_UPDATE events every incident_update_interval for open incidents, and ESCALATED events along dr_escalation_policy; returns the events recorded.';
+'Internal (notifier): INCIDENT_UPDATE events every incident_update_interval for open incidents, and ESCALATED events along dr_escalation_policy; returns the events recorded. On a node that cannot write (standby, fenced) they are journalled, also for the declarations pending in its journal (82_notify_standby.sql).';
 COMMENT ON FUNCTION dr_webhook_check(text, text, text[]) IS
 'Internal: validate a channel name, webhook URL (http or https with a host, no control characters, at most 2048 bytes) and event type list; 22023 naming what is wrong.';
 COMMENT ON FUNCTION dr_webhook_require(text) IS

@@ -20,6 +20,10 @@
  * in the delivered log (delivered_log.c), which the outbox trigger consults
  * when the journal is flushed after a promotion: nothing is sent twice under
  * the same Idempotency-Key by this node.  Retries there are kept in memory.
+ * While its journal holds events it also runs the housekeeping every few
+ * seconds, for the incidents declared in that journal (no node may be
+ * writable during a regional outage: updates and escalations go out from
+ * the DR side; extension/1.2/82_notify_standby.sql).
  * On every node, each pass compacts the delivered log when it is due
  * (dr_delivered_compact(): keys of flushed entries are dropped).
  *
@@ -58,6 +62,7 @@
 #include "delivered_log.h"
 #include "fence.h"
 #include "guc.h"
+#include "journal.h"
 #include "notifier.h"
 #include "retry_policy.h"
 #include "shared_state.h"
@@ -352,19 +357,37 @@ deliver_journal(MemoryContext cxt)
 	return earliest_retry();
 }
 
-/* Primary: incident updates and escalations. */
-static void
-housekeeping(void)
+/*
+ * Incident updates and escalations.  On a primary, of the open incidents
+ * of dr_incidents.  On a node that cannot write (standby, fenced), of the
+ * declarations journalled there (the table's incidents are the primary's
+ * to keep: two senders would double every update); what it records is
+ * journalled, and so delivered from here.  It looks while the journal holds
+ * events; returns whether it did (a standby then looks again every
+ * DR_HOUSEKEEPING_MS).
+ */
+static bool
+housekeeping(bool primary)
 {
+	bool		keep = true;
+
 	dr_bgw_begin("tensafe_dr notifier: incident updates and escalation");
 	{
 		char	   *schema = dr_bgw_extension_schema();
 
-		if (schema != NULL &&
+		if (!primary)
+		{
+			uint64		pending = 0;
+			char	   *reason = NULL;
+
+			keep = dr_journal_pending_count_try(&pending, &reason) && pending > 0;
+		}
+		if (keep && schema != NULL &&
 			SPI_execute(psprintf("SELECT %s.dr_notify_housekeeping()", schema), false, 0) < 0)
 			elog(ERROR, "tensafe_dr notifier: housekeeping failed");
 	}
 	dr_bgw_commit();
+	return keep;
 }
 
 static void
@@ -399,6 +422,7 @@ dr_notifier_main(Datum main_arg)
 	volatile TimestampTz next_look = 0; /* outbox or journal */
 	volatile TimestampTz next_housekeeping = 0;
 	TimestampTz journal_gap_end = 0;	/* standby: no look woken before */
+	volatile bool standby_keep = false; /* standby: housekeeping had work */
 
 	pass_cxt = dr_bgw_startup("tensafe_dr notifier");
 	dr_http_init();
@@ -454,7 +478,8 @@ dr_notifier_main(Datum main_arg)
 					due = deliver_journal(pass_cxt);
 				next_look = sooner(next_look, due);
 			}
-			if (primary && now >= next_housekeeping)
+			if (now >= next_housekeeping &&
+				(primary ? incident_open() : woken || standby_keep))
 			{
 				/*
 				 * Due again in DR_HOUSEKEEPING_MS whether this one succeeds
@@ -463,8 +488,7 @@ dr_notifier_main(Datum main_arg)
 				 * incident is open.
 				 */
 				next_housekeeping = TimestampTzPlusMilliseconds(now, DR_HOUSEKEEPING_MS);
-				if (incident_open())
-					housekeeping();
+				standby_keep = housekeeping(primary) && !primary;
 			}
 		}
 		PG_CATCH();
@@ -476,7 +500,7 @@ dr_notifier_main(Datum main_arg)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(pass_cxt);
 
-		wake = primary && incident_open() ? Min(next_look, next_housekeeping) : next_look;
+		wake = (primary ? incident_open() : standby_keep) ? Min(next_look, next_housekeeping) : next_look;
 		if (!primary && dr_peek_wake_reasons(DR_WAKE_JOURNAL) != 0)
 			wake = Min(wake, journal_gap_end);
 		dr_bgw_sleep_until(wake);

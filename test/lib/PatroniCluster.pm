@@ -17,7 +17,7 @@ use Time::HiRes qw(time usleep);
 
 my @all;    # every cluster made, for END
 
-my $bindir = '/usr/lib/postgresql/15/bin';
+our $bindir = '/usr/lib/postgresql/15/bin';
 
 sub free_port { return PostgreSQL::Test::Cluster::get_free_port(); }
 
@@ -34,6 +34,10 @@ sub new
 		params => $o{params} // {},
 		pre_promote => $o{pre_promote} // 1,
 		ttl => $o{ttl} // 10,
+		loop_wait => $o{loop_wait} // 2,
+		# a standby cluster (two-region tests): {host, port} of the
+		# upstream region's primary, written into bootstrap.dcs
+		standby_cluster => $o{standby_cluster},
 	}, $class;
 	make_path($self->{dir});
 	push @all, $self;
@@ -59,8 +63,10 @@ sub spawn
 sub start_etcd
 {
 	my ($self) = @_;
-	my ($client, $peer) = (free_port(), free_port());
+	# a restart (after kill_all9) keeps the ports the nodes know
+	my ($client, $peer) = ($self->{etcd_port} // free_port(), $self->{etcd_peer} // free_port());
 	$self->{etcd_port} = $client;
+	$self->{etcd_peer} = $peer;
 	$self->spawn('etcd', "$self->{dir}/etcd.log", 'etcd', '--name', 'e1',
 		'--data-dir', "$self->{dir}/etcd",
 		'--listen-client-urls', "http://127.0.0.1:$client",
@@ -83,6 +89,10 @@ sub node_yaml
 	my $params = join('', map { "    $_: '$self->{params}{$_}'\n" } sort keys %{ $self->{params} });
 	my $pre = $self->{pre_promote}
 	  ? "  pre_promote: \"$self->{scripts}/tensafe_dr_pre_promote --dsn '$dsn'\"\n" : '';
+	my $sc = $self->{standby_cluster}
+	  ? "    standby_cluster:\n      host: $self->{standby_cluster}{host}\n"
+	  . "      port: $self->{standby_cluster}{port}\n      create_replica_methods:\n      - basebackup\n"
+	  : '';
 	return <<"YAML";
 scope: $self->{scope}
 name: $name
@@ -96,10 +106,10 @@ etcd3:
 bootstrap:
   dcs:
     ttl: $self->{ttl}
-    loop_wait: 2
+    loop_wait: $self->{loop_wait}
     retry_timeout: 3
     maximum_lag_on_failover: 16777216
-    postgresql:
+$sc    postgresql:
       use_pg_rewind: true
       parameters:
         wal_log_hints: 'on'
@@ -119,6 +129,8 @@ postgresql:
   data_dir: $n->{dir}/data
   bin_dir: $bindir
   pgpass: $n->{dir}/pgpass
+  basebackup:
+    checkpoint: fast
   authentication:
     superuser: {username: postgres, password: postgres}
     replication: {username: postgres, password: postgres}
@@ -214,6 +226,34 @@ sub kill9_node
 	waitpid($pp, 0) if $pp;
 	delete $self->{pids}{"patroni_$name"};
 	$self->wait_for(sub { !$pm || !kill(0, $pm) }, 30, "postmaster $pm gone") if $pm;
+}
+
+# The cluster's dynamic configuration in the DCS, changed through a node's
+# REST API (PATCH /config; a key set to undef is removed, as taking
+# standby_cluster out promotes a standby cluster).  Returns the new config.
+sub patch_config
+{
+	my ($self, $name, $patch) = @_;
+	my $r = HTTP::Tiny->new(timeout => 10)->request('PATCH',
+		"http://127.0.0.1:$self->{nodes}{$name}{rest}/config",
+		{ content => JSON::PP::encode_json($patch), headers => { 'Content-Type' => 'application/json' } });
+	die "PATCH /config on $name: $r->{status} $r->{content}" unless $r->{success};
+	return JSON::PP::decode_json($r->{content});
+}
+
+# kill -9, in one step, every process of this cluster: the Patroni daemons,
+# their postmasters and etcd (a lost region); then wait until all are gone.
+sub kill_all9
+{
+	my ($self) = @_;
+	my @pids = values %{ $self->{pids} };
+	my @pm = grep { defined } map { $self->postmaster_pid($_) } keys %{ $self->{nodes} };
+	kill 'KILL', @pids, @pm;
+	my $t = time;
+	waitpid($_, 0) for @pids;
+	$self->{pids} = {};
+	$self->wait_for(sub { !grep { kill(0, $_) } @pm }, 30, 'postmasters gone');
+	return $t;    # when the signals went out
 }
 
 sub patronictl
