@@ -44,7 +44,10 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 [ "$STANDBYS" -ge 2 ] || bench_die "STANDBYS must be at least 2"
 
 export BENCH_SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-16MB}
+# wal_keep_size: each clone's checkpoint lets the primary recycle WAL that the
+# clones made before it have not streamed yet
 export BENCH_EXTRA_CONF="max_wal_senders = $((STANDBYS + 5))
+wal_keep_size = '2GB'
 max_connections = $((STANDBYS + 30))
 tensafe_dr.database = 'postgres'
 ${BENCH_EXTRA_CONF:-}"
@@ -134,7 +137,10 @@ measure() {
     done
     R["$phase standby_cpu"]=$(bench_median "${per[@]}")
     R["$phase status_us"]=$(server_us '(dr_status()).rpo_state')
-    R["$phase replicas_us"]=$(CALLS=$((CALLS / 20)) server_us '(SELECT count(*) FROM dr_replicas WHERE g > 0)')
+    # dr_replicas has no in-server figure: a set-returning function rescanned
+    # with no changed parameter replays its first result, so a loop of calls
+    # in one statement would measure nothing
+    R["$phase replicas_us"]=n/a
     R["$phase status_ms"]=$(latency_ms status)
     R["$phase replicas_ms"]=$(latency_ms replicas)
     R["$phase floor_ms"]=$(latency_ms floor)
@@ -187,8 +193,7 @@ printf '\n    ratios, %s standbys / 1 (1 = mean of phases 1 and 1'"'"'):\n' "$ST
 printf '      dr_status()  in the server %s, per round trip %s   (target <= 1.5)\n' \
     "$(ratio "${R["N status_us"]}" "$(mean "${R["1 status_us"]}" "${R["1' status_us"]}")")" \
     "$(ratio "${R["N status_ms"]}" "$(mean "${R["1 status_ms"]}" "${R["1' status_ms"]}")")"
-printf '      dr_replicas  in the server %s, per round trip %s\n' \
-    "$(ratio "${R["N replicas_us"]}" "$(mean "${R["1 replicas_us"]}" "${R["1' replicas_us"]}")")" \
+printf '      dr_replicas  per round trip %s\n' \
     "$(ratio "${R["N replicas_ms"]}" "$(mean "${R["1 replicas_ms"]}" "${R["1' replicas_ms"]}")")"
 printf '    primary worker CPU: %s s/h with %s standbys, %s and %s with 1   (target < 2 s/h)\n' \
     "${R["N primary_cpu"]}" "$STANDBYS" "${R["1 primary_cpu"]}" "${R["1' primary_cpu"]}"
