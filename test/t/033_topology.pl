@@ -105,6 +105,10 @@ for my $i (1 .. 20)
 	$zero++ if $primary->safe_psql('postgres', 'SELECT node_loss_lag FROM dr_status()') eq '00:00:00';
 }
 is($zero, 20, 'node_loss_lag 0 at every look while writing (every acknowledged commit is on ha1)');
+# SYNC_LOST is judged on the worker's samples, not on the live view above:
+# wait until a sample has seen ha1 in the sync set before taking it away.
+ok(defined wait_until($primary, q{SELECT format('%s/%s', available_standbys, required_standbys) FROM dr_sync_status()},
+	'1/1', 20), 'the worker has sampled ha1 as synchronous');
 
 # Patroni falls back to async by emptying synchronous_standby_names.
 $primary->safe_psql('postgres', q{ALTER SYSTEM SET synchronous_standby_names = ''; SELECT pg_reload_conf()});
@@ -116,6 +120,11 @@ ok(defined wait_until($primary, q{SELECT details->>'reason' FROM dr_events
 $primary->safe_psql('postgres', q{ALTER SYSTEM SET synchronous_standby_names = 'ha1'; SELECT pg_reload_conf()});
 ok(defined wait_until($primary, q{SELECT sync_state FROM dr_replicas WHERE standby_name = 'ha1'}, 'sync', 30),
 	'ha1 synchronous again');
+# Same as above: the worker must have sampled the sync set again (after the
+# SYNC_LOST just recorded it read 0 required), or a standby that dies
+# within one sample of becoming synchronous was never synchronous to it.
+ok(defined wait_until($primary, q{SELECT format('%s/%s', available_standbys, required_standbys) FROM dr_sync_status()},
+	'1/1', 20), 'the worker has sampled ha1 as synchronous again');
 $ha1->stop('immediate');
 ok(defined wait_until($primary, q{SELECT string_agg(details->>'reason', ',' ORDER BY id) FROM dr_events
 	WHERE event_type = 'SYNC_LOST' AND details->>'standby' = 'ha1'},
