@@ -38,8 +38,8 @@ open my $fh, '>', $lostcmd or die $!;
 printf $fh <<'PERL', $ackfile, $PatroniCluster::bindir, $B->{nodes}{b1}{port}, "$dir/data_lost.out";
 my ($ackfile, $bindir, $port, $out) = ('%s', '%s', %d, '%s');
 my %%acked;
-open my $a, '<', $ackfile or die $!;
-while (<$a>) { $acked{$1} = $2 if /^(\d+)\|([\d.]+)$/ }
+open my $afh, '<', $ackfile or die $!;
+while (<$afh>) { $acked{$1} = $2 if /^(\d+)\|([\d.]+)$/ }
 my @rows = `$bindir/psql -X -A -t -h 127.0.0.1 -p $port -U postgres -d postgres -c 'SELECT id FROM drill_rows'`;
 die 'psql failed' if $?;
 chomp @rows;
@@ -51,6 +51,8 @@ my ($last) = sort { $b <=> $a } values %%acked;
 my $truth = @lost ? $last - $newest_b : 0;
 open my $o, '>', $out or die $!;
 printf $o "%%d %%.6f\n", scalar(@lost), $truth;
+printf STDERR "data lost: %%d acknowledged rows b1 lacks (ids %%s..%%s), newest acknowledged %%s, newest on b1 %%s, %%.6f s\n",
+	scalar(@lost), $lost[0] // '-', $lost[-1] // '-', $last, $newest_b, $truth;
 printf "%%.6f\n", $truth;
 PERL
 close $fh;
