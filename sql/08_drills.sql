@@ -37,3 +37,23 @@ SELECT * FROM dr_drill_finish(:drill3, error_rate => -1);
 \echo :SQLSTATE
 SELECT dr_drill_report(987654);
 \echo :SQLSTATE
+
+-- (1.2) data_lost: the loss the operator measured judges criterion 2, the
+-- gate's estimate beside it; NULL keeps the estimate; negative is 22023.
+SELECT dr_drill_start('database_failover') AS drill4 \gset
+SELECT criterion, measured, passed, source FROM dr_drill_finish(:drill4, true, 0, false, NULL, interval '2.5 s')
+ WHERE criterion IN ('failover completed within RTO', 'data loss within RPO');
+SELECT dr_drill_report(:drill4) ~ '- \[x\] data loss within RPO: 2.500000 s measured \(gate estimate: no promotion recorded\) \(target [^,]+, measured by the operator\)' AS report_line;
+SELECT dr_drill_start('database_failover') AS drill5 \gset
+SELECT criterion, measured, passed, source FROM dr_drill_finish(:drill5, true, 0, false, NULL, interval '2 hours')
+ WHERE criterion = 'data loss within RPO';
+SELECT dr_drill_start('tabletop') AS drill6 \gset
+SELECT criterion, measured, passed, source FROM dr_drill_finish(:drill6, true, 0, false, data_lost => NULL)
+ WHERE criterion = 'data loss within RPO';
+SELECT * FROM dr_drill_finish(:drill3, data_lost => interval '-1 s');
+\echo :SQLSTATE
+SELECT finished_at IS NULL AS still_open FROM dr_drills WHERE id = :drill3;
+-- the five-argument form is gone; positional calls still resolve
+SELECT to_regprocedure('dr_drill_finish(bigint,boolean,numeric,boolean,text)') IS NULL AS old_form_dropped,
+       has_function_privilege('dr_operator', 'dr_drill_finish(bigint,boolean,numeric,boolean,text,interval)', 'EXECUTE') AS operator_may,
+       has_function_privilege('public', 'dr_drill_judge(bigint,timestamptz,boolean,numeric,boolean,interval)', 'EXECUTE') AS public_may_judge;

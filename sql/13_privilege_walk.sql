@@ -129,9 +129,9 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('sequence dr_drills_id_seq',                               'dr_monitor', 'none'),
 ('view dr_drill_schedule',                                  'dr_monitor', 'none'),
 ('function dr_drill_start(text,text)',                      'dr_operator', 'none'),
-('function dr_drill_judge(bigint,timestamp with time zone,boolean,numeric,boolean)', 'none', 'none'),
+('function dr_drill_judge(bigint,timestamp with time zone,boolean,numeric,boolean,interval)', 'none', 'none'),
 ('function dr_schema()',                                    'none',       'none'),
-('function dr_drill_finish(bigint,boolean,numeric,boolean,text)', 'dr_operator', 'none'),
+('function dr_drill_finish(bigint,boolean,numeric,boolean,text,interval)', 'dr_operator', 'none'),
 ('function dr_drill_report(bigint)',                        'dr_monitor', 'none'),
 -- notifications
 ('table dr_webhooks',                                       'dr_admin',   'none'),

@@ -53,8 +53,8 @@ COMMENT ON FUNCTION dr_pitr_plan_finish(dr_pitr_plan_row, boolean) IS
 'Internal: raise the plan''s refusal as an error with its SQLSTATE unless refuse is false; returns the plan.';
 
 -- Drills (extension/1.0/70_drills.sql)
-COMMENT ON FUNCTION dr_drill_judge(bigint, timestamptz, boolean, numeric, boolean) IS
-'Internal: the runbook 6.3 criteria of a drill judged over its run up to until, one row per criterion (measured or reported by the operator).';
+COMMENT ON FUNCTION dr_drill_judge(bigint, timestamptz, boolean, numeric, boolean, interval) IS
+'Internal: the runbook 6.3 criteria of a drill judged over its run up to until, one row per criterion (measured, reported by the operator, or, for data_lost, measured by the operator); the failover time from the outage start (an incident''s started_at) when one was declared during the drill.';
 COMMENT ON FUNCTION dr_schema() IS
 'Internal: the schema the extension is installed in.';
 

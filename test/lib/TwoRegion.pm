@@ -195,7 +195,10 @@ sub start_writer
 		open STDERR, '>', "$ackfile.err" or die;
 		# never exit(): that would run the END blocks inherited from the test
 		$SIG{PIPE} = sub { POSIX::_exit(0) };
-		open my $psql, '|-', "$PatroniCluster::bindir/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		# stdbuf -oL: psql writing to a file buffers its output by blocks, and
+		# the acknowledgements of the last seconds before a kill would be
+		# missing from the file (a measured loss too small, or negative)
+		open my $psql, '|-', 'stdbuf', '-oL', "$PatroniCluster::bindir/psql", '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
 			'-h', '127.0.0.1', '-p', $port, '-U', 'postgres', '-d', 'postgres' or POSIX::_exit(1);
 		select((select($psql), $| = 1)[0]);
 		for (my $i = $first;; $i++)
