@@ -65,6 +65,7 @@ INSERT INTO dr_classification (object, reader, writer) VALUES
 ('function dr_acknowledge(bigint,text)',                    'dr_operator', 'none'),
 ('function dr_objective(text)',                             'none',       'none'),
 ('function dr_resolve(bigint,text)',                        'dr_operator', 'none'),
+('function dr_failback_complete(text,bigint)',              'dr_operator', 'none'),
 ('function dr_incident_timeline(bigint)',                   'dr_monitor', 'none'),
 ('function dr_postmortem(bigint)',                          'dr_monitor', 'none'),
 -- promotion, fencing

@@ -319,6 +319,31 @@ is(scalar(@lost_fb), 0, sprintf('no acknowledged write lost in the failback (%d 
 is($A2->sql('a1', 'SELECT count(*) FROM drill_rows'), $B->sql('b1', 'SELECT count(*) FROM drill_rows'),
 	'region A holds exactly what fenced region B holds');
 
+# Step 4 done: DR_FAILBACK_COMPLETE from a1, with the figures of the log that
+# came across from b1; the incident's RTO stays what dr_resolve() judged.
+$A2->wait_for(sub { $A2->sql('a1', q{SELECT count(*) FROM dr_event_log WHERE event_type = 'PROMOTION_DETECTED' AND node_name = 'a1'}) >= 1 },
+	30, 'PROMOTION_DETECTED on a1');
+my $t_detected = time;
+ok($A2->sql('a1', q{SELECT dr_failback_complete('Failback to us-east-1 complete.')}) =~ /^\d+$/, 'dr_failback_complete() on a1');
+my $fbc = decode_json($A2->sql('a1', q{SELECT details FROM dr_event_log WHERE event_type = 'DR_FAILBACK_COMPLETE'}));
+is(join(' ', map { $fbc->{$_} // 'null' } qw(incident fenced_node)), "$incident b1",
+	'DR_FAILBACK_COMPLETE names the regional incident and the fenced DR primary');
+# fenced_at is after $t_fence, and a1's PROMOTION_DETECTED was in the log by $t_detected
+ok($fbc->{write_pause_seconds} > 0 && $fbc->{write_pause_seconds} <= $t_detected - $t_fence,
+	sprintf('write pause %.3f s measured from the log (the test saw a1 writable %.1f s after calling dr_fence)',
+		$fbc->{write_pause_seconds}, $t_back - $t_fence));
+ok(defined $fbc->{maintenance_notice_at}, 'the maintenance notice before the fence is cited');
+is($A2->sql('a1', "SELECT extract(epoch FROM rto) FROM dr_incidents WHERE id = $incident"), $rto,
+	'the incident keeps the RTO of its resolution');
+ok(abs($fbc->{incident_rto_seconds} - $rto) <= 0.0005, "and the event cites it ($fbc->{incident_rto_seconds} s)");
+my $from_a = sub { my ($r) = @_; my $b = decode_json($r->{body}); return ($b->{node} // '') eq 'a1' };
+$A2->wait_for(sub { grep { $from_a->($_) } received_for('DR_FAILBACK_COMPLETE') }, 30, 'DR_FAILBACK_COMPLETE');
+my ($fbn) = grep { $from_a->($_) } received_for('DR_FAILBACK_COMPLETE');
+like(decode_json($fbn->{body})->{subject}, qr/^\[COMPLETE\] TenSafe Failback/, 'the failback-complete notice sent from a1');
+is($A2->sql('a1', q{SELECT dr_failback_complete()}, 1), undef, 'a second failback of the incident is refused');
+my %complete_keys = map { $_->{headers}{'idempotency-key'} => 1 } received_for('DR_COMPLETE');
+is(scalar(keys %complete_keys), 1, 'DR_COMPLETE went out for one event only, the resolution');
+
 # Region B follows region A again (a standby cluster), unfenced.
 my $ab = $tr->start_link($A2->{nodes}{a1}{port}, 'link_ab');
 $B->patch_config('b1', { standby_cluster => { host => '127.0.0.1', port => $ab, create_replica_methods => ['basebackup'] } });
