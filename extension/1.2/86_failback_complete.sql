@@ -50,9 +50,6 @@ BEGIN
         RAISE EXCEPTION 'a summary is 1 to 2000 characters'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- one failback at a time: a second call waits here for the first
-    LOCK TABLE @extschema@.dr_incidents IN SHARE ROW EXCLUSIVE MODE;
-
     -- The regional incident this failback ends: the one named, or the newest
     -- resolved one of level 3 or more if its failback is not recorded yet
     -- (else none: a planned switchover, never an older incident).
@@ -68,6 +65,13 @@ BEGIN
         SELECT * INTO inc FROM @extschema@.dr_incidents i
          WHERE i.level >= 3 AND i.resolved_at IS NOT NULL
          ORDER BY i.resolved_at DESC, i.id DESC LIMIT 1;
+    END IF;
+    -- Of two calls for one incident the second waits here for the first,
+    -- then sees its event below (a row lock, as dr_resolve() takes: a lock
+    -- on the table would hold up the worker's journal flush for as long as
+    -- the caller's transaction stays open).
+    IF inc.id IS NOT NULL THEN
+        PERFORM 1 FROM @extschema@.dr_incidents i WHERE i.id = inc.id FOR UPDATE;
     END IF;
     IF inc.id IS NOT NULL AND EXISTS (SELECT 1 FROM @extschema@.dr_event_log e
                                        WHERE e.event_type = 'DR_FAILBACK_COMPLETE'
