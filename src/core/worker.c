@@ -434,6 +434,21 @@ housekeep(const char *schema)
 }
 
 /*
+ * record_due_events
+ *		DRILL_OVERDUE and POSTMORTEM_DUE (dr_due_events_record()).  A
+ *		database still at 1.1 under this library has no such function: no
+ *		error (which would retry every DR_CATALOG_RETRY_MS), nothing to do
+ *		until ALTER EXTENSION UPDATE.
+ */
+static void
+record_due_events(const char *schema)
+{
+	if (spi_value(psprintf("SELECT to_regprocedure('%s.dr_due_events_record()')", schema)) == NULL)
+		return;
+	(void) spi_value(psprintf("SELECT %s.dr_due_events_record()", schema));
+}
+
+/*
  * refresh_summary
  *		dr_status()'s catalog summary (open incident, last event, newest
  *		verified backup) into shared memory, inside the step's transaction.
@@ -514,7 +529,7 @@ catalog_step(int step)
 			else if (step == DR_STEP_POSITIONS)
 				load_positions(schema);
 			else if (step == DR_STEP_DUE)
-				(void) spi_value(psprintf("SELECT %s.dr_due_events_record()", schema));
+				record_due_events(schema);
 			else if (step == DR_STEP_PRUNE)
 				housekeep(schema);
 			else

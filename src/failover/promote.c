@@ -42,6 +42,7 @@
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -257,6 +258,18 @@ interval_arg(Interval *iv, const char *name)
 	return usecs;
 }
 
+/*
+ * The memory of one look of a wait, reset before the next: the node state
+ * and the figures allocate, and a wait of minutes looks every
+ * DR_WAIT_POLL_MS (an error frees it with the caller's context).
+ */
+static MemoryContext
+look_context(void)
+{
+	return AllocSetContextCreate(CurrentMemoryContext, "tensafe_dr wait look",
+								 ALLOCSET_SMALL_SIZES);
+}
+
 /* Sleep on the latch until the next check; false once 'deadline' passed. */
 static bool
 wait_a_little(TimestampTz deadline)
@@ -286,6 +299,9 @@ dr_wait_for_lag(PG_FUNCTION_ARGS)
 	TimeOffset	max_lag = interval_arg(PG_GETARG_INTERVAL_P(0), "max_lag");
 	TimeOffset	timeout = interval_arg(PG_GETARG_INTERVAL_P(1), "timeout");
 	TimestampTz deadline = GetCurrentTimestamp() + timeout;
+	MemoryContext look_cxt = look_context();
+	MemoryContext old = MemoryContextSwitchTo(look_cxt);
+	bool		met;
 
 	do
 	{
@@ -293,14 +309,16 @@ dr_wait_for_lag(PG_FUNCTION_ARGS)
 		DrLagFigures fig;
 		TimestampTz contact;
 
+		MemoryContextReset(look_cxt);
 		dr_read_node_state(&st, true);
 		(void) dr_node_figures(&st, &fig, &contact);
-		if (fig.rpo_lag != DR_LAG_UNKNOWN && fig.replay_lag != DR_LAG_UNKNOWN &&
+		met = fig.rpo_lag != DR_LAG_UNKNOWN && fig.replay_lag != DR_LAG_UNKNOWN &&
 			fig.rpo_lag <= max_lag && fig.replay_lag <= max_lag &&
-			(st.role == DR_ROLE_STANDBY ? st.receiver_connected : st.n_standbys > 0))
-			PG_RETURN_BOOL(true);
-	} while (wait_a_little(deadline));
-	PG_RETURN_BOOL(false);
+			(st.role == DR_ROLE_STANDBY ? st.receiver_connected : st.n_standbys > 0);
+	} while (!met && wait_a_little(deadline));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(look_cxt);
+	PG_RETURN_BOOL(met);
 }
 
 /*
@@ -314,13 +332,16 @@ dr_wait_for_lsn(PG_FUNCTION_ARGS)
 	XLogRecPtr	target = PG_GETARG_LSN(0);
 	TimeOffset	timeout = interval_arg(PG_GETARG_INTERVAL_P(1), "timeout");
 	TimestampTz deadline = GetCurrentTimestamp() + timeout;
+	MemoryContext look_cxt = look_context();
+	MemoryContext old = MemoryContextSwitchTo(look_cxt);
+	bool		met;
 
 	do
 	{
 		DrNodeState st;
-		bool		met;
 		int			i;
 
+		MemoryContextReset(look_cxt);
 		dr_read_node_state(&st, true);
 		if (st.role == DR_ROLE_STANDBY)
 			met = st.replay_lsn >= target;
@@ -330,8 +351,8 @@ dr_wait_for_lsn(PG_FUNCTION_ARGS)
 			for (i = 0; i < st.n_standbys; i++)
 				met = met && st.standbys[i].replay_lsn >= target;
 		}
-		if (met)
-			PG_RETURN_BOOL(true);
-	} while (wait_a_little(deadline));
-	PG_RETURN_BOOL(false);
+	} while (!met && wait_a_little(deadline));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(look_cxt);
+	PG_RETURN_BOOL(met);
 }
