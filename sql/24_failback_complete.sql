@@ -94,7 +94,15 @@ SELECT clock_timestamp(), 'PROMOTION_DETECTED', NULL, f.node_name, f.region, f.s
 SELECT dr_failback_complete('planned switchover back') IS NOT NULL AS recorded_alone;
 SELECT details->'incident' AS incident, details->'fenced_node' AS fenced_node,
        details->'write_pause_seconds' AS write_pause, details->'maintenance_notice_at' AS notice,
-       details->'promoted_at' IS NOT NULL AS promotion_cited
+       details->>'promoted_at' IS NOT NULL AS promotion_cited
   FROM dr_event_log WHERE event_type = 'DR_FAILBACK_COMPLETE' ORDER BY id DESC LIMIT 1;
+
+-- Without an incident and without a promotion of this node in the log
+-- (the synthetic ones taken away): nothing to record yet.
+DELETE FROM dr_event_log WHERE event_type = 'PROMOTION_DETECTED' AND actor = 'tensafe_dr worker'
+   AND details = '{}' AND node_name = (SELECT node_name FROM dr_node_facts());
+SELECT dr_failback_complete('nothing promoted');
+\echo :SQLSTATE
+SELECT count(*) AS failback_events FROM dr_event_log WHERE event_type = 'DR_FAILBACK_COMPLETE';
 
 DROP ROLE regress_fb_watch, regress_fb_op, regress_fb_nobody;

@@ -72,9 +72,11 @@ BEGIN
 
     -- the outage start: the earliest real start of an incident declared
     -- during the drill (NULL started_at: it started when declared, which
-    -- says nothing about the outage), if the promotion came after it
+    -- says nothing about the outage; a start before the drill's is not the
+    -- drill's outage, a standby's contact with the primary long gone), if
+    -- the promotion came after it
     SELECT min(i.started_at) INTO outage_start FROM @extschema@.dr_incidents i
-     WHERE i.declared_at BETWEEN d.started_at AND until AND i.started_at IS NOT NULL;
+     WHERE i.declared_at BETWEEN d.started_at AND until AND i.started_at >= d.started_at;
     IF outage_start IS NOT NULL AND promo.occurred_at >= outage_start THEN
         t0 := outage_start; t0_what := 'from the outage start (the incident''s started_at)';
     ELSE
@@ -107,8 +109,6 @@ BEGIN
                              AND c.occurred_at BETWEEN d.started_at AND promo.occurred_at
                            ORDER BY c.occurred_at DESC LIMIT 1),
                          (promo.details->>'rpo_lag_s')::numeric);
-        measured := coalesce(loss || ' s at promotion', 'no figure recorded at promotion');
-        passed := loss IS NOT NULL AND make_interval(secs => loss) <= rpo_target;
     END IF;
     IF data_lost IS NOT NULL THEN
         estimate := CASE WHEN promo.occurred_at IS NULL THEN 'no promotion recorded'
@@ -116,7 +116,8 @@ BEGIN
         measured := format('%s s measured (gate estimate: %s)', extract(epoch FROM data_lost), estimate);
         passed := data_lost <= rpo_target; source := 'measured by the operator';
     ELSIF promo.occurred_at IS NOT NULL THEN
-        NULL;
+        measured := coalesce(loss || ' s at promotion', 'no figure recorded at promotion');
+        passed := loss IS NOT NULL AND make_interval(secs => loss) <= rpo_target;
     ELSIF k.needs_failover THEN
         measured := 'no promotion recorded during the drill'; passed := false;
     ELSE

@@ -50,6 +50,13 @@ BEGIN
         RAISE EXCEPTION 'a summary is 1 to 2000 characters'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- One failback at a time: of two calls the second waits here for the
+    -- first, then sees its event below.  SHARE UPDATE EXCLUSIVE conflicts
+    -- with itself only, not with the inserts and updates of dr_declare()
+    -- or the worker's journal flush, so a caller's open transaction holds
+    -- up nobody but another failback.
+    LOCK TABLE @extschema@.dr_incidents IN SHARE UPDATE EXCLUSIVE MODE;
+
     -- The regional incident this failback ends: the one named, or the newest
     -- resolved one of level 3 or more if its failback is not recorded yet
     -- (else none: a planned switchover, never an older incident).
@@ -65,13 +72,6 @@ BEGIN
         SELECT * INTO inc FROM @extschema@.dr_incidents i
          WHERE i.level >= 3 AND i.resolved_at IS NOT NULL
          ORDER BY i.resolved_at DESC, i.id DESC LIMIT 1;
-    END IF;
-    -- Of two calls for one incident the second waits here for the first,
-    -- then sees its event below (a row lock, as dr_resolve() takes: a lock
-    -- on the table would hold up the worker's journal flush for as long as
-    -- the caller's transaction stays open).
-    IF inc.id IS NOT NULL THEN
-        PERFORM 1 FROM @extschema@.dr_incidents i WHERE i.id = inc.id FOR UPDATE;
     END IF;
     IF inc.id IS NOT NULL AND EXISTS (SELECT 1 FROM @extschema@.dr_event_log e
                                        WHERE e.event_type = 'DR_FAILBACK_COMPLETE'
@@ -101,12 +101,20 @@ BEGIN
     IF promoted_at < since THEN
         promoted_at := NULL;
     END IF;
+    -- without an incident, a failback is this node's promotion: none
+    -- recorded since the last failback, nothing to record (yet)
+    IF inc.id IS NULL AND promoted_at IS NULL THEN
+        RAISE EXCEPTION 'no promotion of this node is recorded since the last failback'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Without a regional incident to end, a failback is recorded for a promotion of this node (PROMOTION_DETECTED or PROMOTED in dr_events).',
+                  HINT = 'The worker records PROMOTION_DETECTED within a sample of the promotion: call again then.';
+    END IF;
     SELECT e.node_name, e.occurred_at INTO fence FROM @extschema@.dr_event_log e
      WHERE e.event_type = 'FENCED' AND e.node_name IS DISTINCT FROM me
        AND e.occurred_at > since AND e.occurred_at <= promoted_at
      ORDER BY e.occurred_at DESC LIMIT 1;
     SELECT max(e.occurred_at) INTO notice_at FROM @extschema@.dr_event_log e
-     WHERE e.event_type = 'MAINTENANCE_NOTICE'
+     WHERE upper(e.event_type) = 'MAINTENANCE_NOTICE'
        AND e.occurred_at > since AND e.occurred_at <= coalesce(fence.occurred_at, clock_timestamp());
 
     RETURN @extschema@.dr_log_event('DR_FAILBACK_COMPLETE',
@@ -122,7 +130,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION dr_failback_complete(text, bigint) IS
-'(1.2) Runbook 3.2 step 4 done: on the primary-region node writable again after a failback, record DR_FAILBACK_COMPLETE (notified with its own template) for the regional incident (default: the newest resolved one of level >= 3, unless its failback is recorded; else none, a planned switchover), with the DR primary''s fence, this node''s promotion, the write pause between them and the maintenance notice, as the log shows them since the resolution and the last failback (null when it does not).  The incident''s RTO is left as dr_resolve() judged it.  Refused (55000) in recovery, on a fenced node, for an unresolved incident, and a second time for one incident or one promotion of this node; 42704 for an unknown incident, 22023 for an empty or over-long summary.';
+'(1.2) Runbook 3.2 step 4 done: on the primary-region node writable again after a failback, record DR_FAILBACK_COMPLETE (notified with its own template) for the regional incident (default: the newest resolved one of level >= 3, unless its failback is recorded; else none, a planned switchover), with the DR primary''s fence, this node''s promotion, the write pause between them and the maintenance notice, as the log shows them since the resolution and the last failback (null when it does not).  The incident''s RTO is left as dr_resolve() judged it.  Refused (55000) in recovery, on a fenced node, for an unresolved incident, a second time for one incident or one promotion of this node, and without an incident when no promotion of this node is recorded since the last failback; 42704 for an unknown incident, 22023 for an empty or over-long summary.';
 REVOKE ALL ON FUNCTION dr_failback_complete(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dr_failback_complete(text, bigint) TO dr_operator;
 
