@@ -269,6 +269,15 @@ bench_sum_ticks() {
 
 bench_now() { date +%s.%N; }
 
+# bench_time_cmd CMD...: seconds the command took (it must succeed)
+bench_time_cmd() {
+    local t0 t1
+    t0=$(bench_now)
+    "$@" >/dev/null || bench_die "failed: $*"
+    t1=$(bench_now)
+    bench_calc "$t1 - $t0"
+}
+
 # One line on what else this machine is doing: the figures are only as good
 # as the machine is quiet.
 bench_machine_note() {

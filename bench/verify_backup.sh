@@ -60,15 +60,6 @@ for algo in CRC32C SHA256; do
     echo "    $dir: ${SIZE_MB[$algo]} MB (without pg_wal)"
 done
 
-# time_cmd CMD...: seconds the command took (it must succeed)
-time_cmd() {
-    local t0 t1
-    t0=$(bench_now)
-    "$@" >/dev/null || bench_die "failed: $*"
-    t1=$(bench_now)
-    bench_calc "$t1 - $t0"
-}
-
 run_pgv() { bench_as_pg "$DR_PG_BIN/pg_verifybackup" -n -q "$1"; }
 run_dr() {
     local rows
@@ -84,8 +75,8 @@ for algo in CRC32C SHA256; do
     run_dr "$dir"
     pgv=(); dr=()
     for r in $(seq 1 "$ROUNDS"); do
-        pgv+=("$(time_cmd run_pgv "$dir")")
-        dr+=("$(time_cmd run_dr "$dir")")
+        pgv+=("$(bench_time_cmd run_pgv "$dir")")
+        dr+=("$(bench_time_cmd run_dr "$dir")")
         printf '    round %d: pg_verifybackup %.3f s, dr_verify_backup %.3f s\n' \
             "$r" "${pgv[-1]}" "${dr[-1]}"
     done

@@ -71,15 +71,6 @@ for algo in CRC32C SHA256; do
     echo "    $dir: ${SIZE_MB[$algo]} MB (without pg_wal), largest file $((largest / 1048576)) MB"
 done
 
-# time_cmd CMD...: seconds the command took (it must succeed)
-time_cmd() {
-    local t0 t1
-    t0=$(bench_now)
-    "$@" >/dev/null || bench_die "failed: $*"
-    t1=$(bench_now)
-    bench_calc "$t1 - $t0"
-}
-
 run_pgv() { bench_as_pg "$DR_PG_BIN/pg_verifybackup" -n -q "$1"; }
 # run_dr DIR WORKERS: no problem found
 run_dr() {
@@ -113,9 +104,9 @@ for algo in CRC32C SHA256; do
     check_workers "$dir" "$WORKERS"
     pgv=(); ser=(); par=()
     for r in $(seq 1 "$ROUNDS"); do
-        pgv+=("$(time_cmd run_pgv "$dir")")
-        ser+=("$(time_cmd run_dr "$dir" 0)")
-        par+=("$(time_cmd run_dr "$dir" "$WORKERS")")
+        pgv+=("$(bench_time_cmd run_pgv "$dir")")
+        ser+=("$(bench_time_cmd run_dr "$dir" 0)")
+        par+=("$(bench_time_cmd run_dr "$dir" "$WORKERS")")
         printf '    round %d: pg_verifybackup %.3f s, serial %.3f s, %d workers %.3f s\n' \
             "$r" "${pgv[-1]}" "${ser[-1]}" "$WORKERS" "${par[-1]}"
     done

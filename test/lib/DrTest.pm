@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(new_primary new_standby wait_until status_of postmaster_pid
-  worker_pid kill9_and_restart);
+  worker_pid kill9_and_restart copy_dir edit_file);
 
 # Settings every test node gets; $extra is appended after them.
 my $base_conf = <<'CONF';
@@ -135,6 +135,30 @@ sub worker_pid
 	my ($node) = @_;
 	return $node->safe_psql('postgres',
 		"SELECT coalesce(worker_pid, 0) FROM dr_status()");
+}
+
+# copy_dir(from, to): a copy of a backup (or any tree) to damage, cp -a
+sub copy_dir
+{
+	my ($from, $to) = @_;
+	system('cp', '-a', $from, $to) == 0 or die "cp -a $from $to failed";
+	return $to;
+}
+
+# edit_file(path, sub { ...; return $new_bytes }): rewrite a file's bytes
+sub edit_file
+{
+	my ($path, $edit) = @_;
+	open my $fh, '<', $path or die "$path: $!";
+	binmode $fh;
+	local $/;
+	my $data = <$fh>;
+	close $fh;
+	$data = $edit->($data);
+	open $fh, '>', $path or die "$path: $!";
+	binmode $fh;
+	print $fh $data;
+	close $fh;
 }
 
 1;

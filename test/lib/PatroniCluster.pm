@@ -51,10 +51,14 @@ sub spawn
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
 	{
-		open STDOUT, '>>', $log or die;
-		open STDERR, '>&', \*STDOUT or die;
+		# a child that fails must not run the parent's END blocks (they
+		# stop every cluster): say why and _exit
+		open STDOUT, '>>', $log or POSIX::_exit(127);
+		open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
 		setpgrp(0, 0);
-		exec @cmd or die "exec $cmd[0]: $!";
+		exec @cmd;
+		print STDERR "exec $cmd[0]: $!\n";
+		POSIX::_exit(127);
 	}
 	$self->{pids}{$key} = $pid;
 	return $pid;

@@ -56,21 +56,8 @@ sub install_signal_handlers
 	$SIG{INT} = $SIG{TERM} = $SIG{HUP} = $SIG{PIPE} = sub { print STDERR "interrupted: cleaning up\n"; exit 130; };
 }
 
-sub spawn
-{
-	my ($self, $key, $log, @cmd) = @_;
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open STDOUT, '>>', $log or die;
-		open STDERR, '>&', \*STDOUT or die;
-		setpgrp(0, 0);
-		exec @cmd or die "exec $cmd[0]: $!";
-	}
-	$self->{pids}{$key} = $pid;
-	return $pid;
-}
+# spawn(key, log, cmd...): PatroniCluster's, remembered in $self->{pids}
+sub spawn { return PatroniCluster::spawn(@_); }
 
 sub stop
 {
@@ -191,8 +178,8 @@ sub start_writer
 	if ($pid == 0)
 	{
 		setpgrp(0, 0);
-		open STDOUT, '>', $ackfile or die;
-		open STDERR, '>', "$ackfile.err" or die;
+		open STDOUT, '>', $ackfile or POSIX::_exit(127);
+		open STDERR, '>', "$ackfile.err" or POSIX::_exit(127);
 		# never exit(): that would run the END blocks inherited from the test
 		$SIG{PIPE} = sub { POSIX::_exit(0) };
 		# stdbuf -oL: psql writing to a file buffers its output by blocks, and

@@ -63,26 +63,7 @@ sub sqlstate
 	return $err =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : '';
 }
 
-sub copy_backup
-{
-	my ($from, $to) = @_;
-	system('cp', '-a', $from, $to) == 0 or die "cp -a $from $to failed";
-}
 
-sub edit_file
-{
-	my ($path, $edit) = @_;
-	open my $fh, '<', $path or die "$path: $!";
-	binmode $fh;
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	$data = $edit->($data);
-	open $fh, '>', $path or die "$path: $!";
-	binmode $fh;
-	print $fh $data;
-	close $fh;
-}
 
 my $pg_verifybackup_ok = sub {
 	my ($dir) = @_;
@@ -130,7 +111,7 @@ sub damaged
 {
 	my ($what, $damage, $expect, $extra) = @_;
 	my $dir = "$root/damaged_" . ++$n;
-	copy_backup($sha, $dir);
+	copy_dir($sha, $dir);
 	$damage->($dir);
 	my @rows = verify($dir);
 	for my $re (@$expect)
@@ -228,7 +209,7 @@ for my $case ([ 'same', $sysid ], [ 'other', $other_sysid ])
 {
 	my ($what, $id) = @$case;
 	my $dir = "$root/v2_$what";
-	copy_backup($crc, $dir);
+	copy_dir($crc, $dir);
 	rewrite_manifest($dir, sub {
 		my $x = shift;
 		$x =~ s/("PostgreSQL-Backup-Manifest-Version": )1,/${1}2,\n"System-Identifier": $id,/ or die;
@@ -249,7 +230,7 @@ for my $case ([ 'same', $sysid ], [ 'other', $other_sysid ])
 
 # A symbolic link inside a backup pointing out of the roots is not followed.
 my $linked = "$root/linked";
-copy_backup($sha, $linked);
+copy_dir($sha, $linked);
 symlink($outside, "$linked/pg_tblspc/99999") or die;
 my @rows = verify($linked);
 is_deeply(\@rows, [ 'pg_tblspc/99999|symbolic link points outside tensafe_dr.backup_root (not followed)' ],
@@ -259,7 +240,7 @@ is_deeply(\@rows, [ 'pg_tblspc/99999|symbolic link points outside tensafe_dr.bac
 # Progress from another session; a cancel stops the verification and frees it.
 ###############################################################################
 my $big = "$root/big";
-copy_backup($crc, $big);
+copy_dir($crc, $big);
 {
 	# a sparse 40 GB file, in the manifest, hashed with SHA-256: long enough to watch
 	my $size = 40 * 1024 * 1024 * 1024;

@@ -51,24 +51,9 @@ command_ok([ "$pg_bin/pg_basebackup", '-D', $base, '-h', $primary->host,
 sub copy_backup
 {
 	my ($to) = @_;
-	system('cp', '-a', $base, $to) == 0 or die "cp -a $base $to failed";
-	return $to;
+	return copy_dir($base, $to);
 }
 
-sub edit_file
-{
-	my ($path, $edit) = @_;
-	open my $fh, '<', $path or die "$path: $!";
-	binmode $fh;
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	$data = $edit->($data);
-	open $fh, '>', $path or die "$path: $!";
-	binmode $fh;
-	print $fh $data;
-	close $fh;
-}
 
 # rewrite the manifest and give it a fresh, valid Manifest-Checksum
 sub rewrite_manifest

@@ -432,6 +432,8 @@ my $first = $primary->safe_psql('postgres', "SELECT stop_time FROM dr_backups WH
 my $deadline = time + 10;
 usleep(100_000) while $primary->safe_psql('postgres', "SELECT clock_timestamp() > '$first'::timestamptz + interval '1.5 s'") ne 't'
   && time < $deadline;
+die 'the clock did not pass the first dump time + 1.5 s'
+  unless $primary->safe_psql('postgres', "SELECT clock_timestamp() > '$first'::timestamptz + interval '1.5 s'") eq 't';
 pg_dump("$root/second.dump", '-Fc');
 verify("$root/second.dump");
 my ($first_id, $second_id) = split /\n/, $primary->safe_psql('postgres',

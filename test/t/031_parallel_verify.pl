@@ -61,26 +61,7 @@ sub verify
 	return ([ map { "$f[$_]|$p[$_]" } 0 .. $#f ], $used);
 }
 
-sub copy_backup
-{
-	my ($from, $to) = @_;
-	system('cp', '-a', $from, $to) == 0 or die "cp -a $from $to failed";
-}
 
-sub edit_file
-{
-	my ($path, $edit) = @_;
-	open my $fh, '<', $path or die "$path: $!";
-	binmode $fh;
-	local $/;
-	my $data = <$fh>;
-	close $fh;
-	$data = $edit->($data);
-	open $fh, '>', $path or die "$path: $!";
-	binmode $fh;
-	print $fh $data;
-	close $fh;
-}
 
 my $nfiles = $primary->safe_psql('postgres',
 	"SELECT (details->>'files')::int > 300 FROM dr_verify_backup_internal('$sha')");
@@ -103,9 +84,9 @@ for my $dir ($sha, $crc)
 # Damage: parallel finds exactly what serial finds.
 ###############################################################################
 my $bad = "$root/damaged";
-copy_backup($sha, $bad);
+copy_dir($sha, $bad);
 # the tablespace link must point at this copy's own tablespace directory
-copy_backup("$root/sha256_ts", "$root/damaged_ts");
+copy_dir("$root/sha256_ts", "$root/damaged_ts");
 {
 	my ($oid) = $ts_rel =~ m{pg_tblspc/(\d+)/} or die "no tablespace in $ts_rel";
 	unlink "$bad/pg_tblspc/$oid" or die;
@@ -136,7 +117,7 @@ is_deeply([ sort @$parallel ], [ sort(
 # A worker's error reaches the leader (test hook: a file of that name).
 ###############################################################################
 my $hooked = "$root/hooked";
-copy_backup($crc, $hooked);
+copy_dir($crc, $hooked);
 system('cp', '-a', "$root/crc32c_ts", "$root/hooked_ts") == 0 or die;
 {
 	my ($oid) = $ts_rel =~ m{pg_tblspc/(\d+)/};
@@ -188,7 +169,7 @@ $primary->restart;
 # Cancel: the leader's cancel stops every worker.
 ###############################################################################
 my $big = "$root/big";
-copy_backup($crc, $big);
+copy_dir($crc, $big);
 system('cp', '-a', "$root/crc32c_ts", "$root/big_ts") == 0 or die;
 {
 	my ($oid) = $ts_rel =~ m{pg_tblspc/(\d+)/};
@@ -219,7 +200,7 @@ sub start_big
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start([ "$pg_bin/psql", '-XAtq', '-d', $primary->connstr('postgres'),
 		'-c', 'SET tensafe_dr.verify_workers = 2', '-c', "SELECT count(*) FROM dr_verify_backup('$big')" ],
-		'>', \$out, '2>', \$err);
+		'>', \$out, '2>', \$err, IPC::Run::timeout(300));
 	my $seen = wait_until($primary, qq{SELECT ($workers_sql) = 2 AND
 		(SELECT bytes_done > 0 FROM dr_verify_progress() WHERE path = '$big')}, 't', 60);
 	return ($h, \$out, \$err, $seen);

@@ -82,11 +82,13 @@ $B->wait_for(sub { $B->sql('b2', 'SELECT count(*) FROM drill_rows') >= 100 }, 60
 # running).  Region A still writes one thing during the partition: an event
 # recorded after the split, which region B cannot have (reconciled at
 # failback).
-kill 'STOP', $tr->{pids}{writer};
+# (its whole process group: the psql it feeds would otherwise commit the
+# INSERTs already in its pipe after the cut, and acknowledge them)
+kill 'STOP', -$tr->{pids}{writer};
 my $cut = $tr->cut_link;
 $A->sql('a1', q{SELECT dr_record_event('OPS_NOTE_AFTER_SPLIT', '{"note": "written in us-east-1 after the cut"}')});
 my $killed = $A->kill_all9;
-kill 'CONT', $tr->{pids}{writer};
+kill 'CONT', -$tr->{pids}{writer};
 note(sprintf('link cut, region A killed %.3f s later', $killed - $cut));
 $B->wait_for(sub { !kill(0, $tr->{pids}{writer}) || waitpid($tr->{pids}{writer}, 1) > 0 }, 30, 'writer ended');
 my $acked = $tr->acked($ackfile);

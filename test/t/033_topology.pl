@@ -149,8 +149,8 @@ like($reason, qr/^best copy in another region "dr[12]" \(B\): disconnected/,
 	"the reason says region B's best copy is disconnected: $reason");
 ok(defined wait_until($primary, q{SELECT rpo_state FROM dr_regions WHERE region = 'B'}, 'breach', 10),
 	'dr_regions: region B in breach');
-is($primary->safe_psql('postgres', q{SELECT count(*) FROM dr_metrics_rows('tensafe_dr_region_loss_lag_seconds')
-	WHERE value >= 6}), '1', 'metric tensafe_dr_region_loss_lag_seconds carries it');
+ok(defined wait_until($primary, q{SELECT count(*) FROM dr_metrics_rows('tensafe_dr_region_loss_lag_seconds')
+	WHERE value >= 6}, '1', 10), 'metric tensafe_dr_region_loss_lag_seconds carries it');
 
 $primary->stop;
 $ha1->stop;
