@@ -56,8 +56,7 @@ sub spawn
 		open STDOUT, '>>', $log or POSIX::_exit(127);
 		open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
 		setpgrp(0, 0);
-		exec @cmd;
-		print STDERR "exec $cmd[0]: $!\n";
+		exec(@cmd) or print STDERR "exec $cmd[0]: $!\n";
 		POSIX::_exit(127);
 	}
 	$self->{pids}{$key} = $pid;
